@@ -1,0 +1,1 @@
+"""opsapp: Intune / Entra tenant operations, every long-running piece tracked as an OperationRun."""

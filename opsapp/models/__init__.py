@@ -1,0 +1,17 @@
+"""All tables; importing this package registers them on SQLModel.metadata."""
+
+from opsapp.models.locks import JobLock
+from opsapp.models.notifications import Notification
+from opsapp.models.operations import OperationRun
+from opsapp.models.tenancy import Membership, ProviderKind, Role, Tenant, User
+
+__all__ = [
+    "JobLock",
+    "Membership",
+    "Notification",
+    "OperationRun",
+    "ProviderKind",
+    "Role",
+    "Tenant",
+    "User",
+]

@@ -1,0 +1,85 @@
+"""Run notifications: "queued" after a successful dispatch and one terminal notification, to the
+initiator only, with safe content. System runs (no initiator) notify nobody."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+
+from opsapp.db import get_engine, session_scope
+from opsapp.models import Notification, OperationRun, Tenant
+from opsapp.operations.catalog import label_for
+from opsapp.operations.links import view_run_path
+from opsapp.operations.status import RunOutcome
+
+_LEVELS = {
+    RunOutcome.succeeded: "success",
+    RunOutcome.partially_succeeded: "warning",
+    RunOutcome.failed: "error",
+    RunOutcome.cancelled: "info",
+}
+
+
+class Notifier(Protocol):
+    def run_queued(self, run: OperationRun) -> None: ...
+
+    def run_completed(self, run: OperationRun) -> None: ...
+
+
+def _counts_text(run: OperationRun) -> str:
+    counts = run.summary_counts or {}
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "no items"
+
+
+def build_queued(run: OperationRun, tenant: Tenant) -> Notification:
+    label = label_for(run.type)
+    return Notification(
+        user_id=run.user_id,
+        tenant_id=run.tenant_id,
+        operation_run_id=run.id,
+        level="info",
+        title=f"{label} queued",
+        body=f"{label} for {tenant.name} is queued.",
+        link=view_run_path(tenant.slug, run.id),
+    )
+
+
+def build_completed(run: OperationRun, tenant: Tenant) -> Notification:
+    label = label_for(run.type)
+    outcome = RunOutcome(run.outcome)
+    body = f"{label} for {tenant.name}: {outcome.label.lower()} ({_counts_text(run)})."
+    if run.failures:
+        # Codes only: messages are safe, but a short notification should not carry them.
+        codes = sorted({f.get("code", "internal.error") for f in run.failures})
+        body += " Failures: " + ", ".join(codes[:3]) + "."
+    return Notification(
+        user_id=run.user_id,
+        tenant_id=run.tenant_id,
+        operation_run_id=run.id,
+        level=_LEVELS.get(outcome, "info"),
+        title=f"{label} {outcome.label.lower()}",
+        body=body[:1000],
+        link=view_run_path(tenant.slug, run.id),
+    )
+
+
+class DatabaseNotifier:
+    """Stores notifications for the bell (the UI pops terminal ones as toasts)."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine
+
+    def _store(self, run: OperationRun, build) -> None:
+        if run.user_id is None:
+            return
+        with session_scope(self._engine or get_engine()) as session:
+            tenant = session.get(Tenant, run.tenant_id)
+            if tenant is not None:
+                session.add(build(run, tenant))
+
+    def run_queued(self, run: OperationRun) -> None:
+        self._store(run, build_queued)
+
+    def run_completed(self, run: OperationRun) -> None:
+        self._store(run, build_completed)

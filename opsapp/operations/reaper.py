@@ -1,0 +1,68 @@
+"""Lost runs: a worker that died leaves its run `running` (or a message that was never picked up
+leaves it `queued`), which would block every later start of the same identity through the
+partial unique index. The reaper completes such runs as failed / worker.lost."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from opsapp.models import OperationRun
+from opsapp.models.types import utcnow
+from opsapp.operations.failures import make_failure
+from opsapp.settings import get_settings
+
+_T = OperationRun.__table__
+
+LOST_MESSAGE = "The worker running this operation stopped responding; the run was marked failed."
+NEVER_STARTED_MESSAGE = "No worker picked this operation up in time; the run was marked failed."
+
+
+def thresholds() -> tuple[timedelta, timedelta]:
+    s = get_settings()
+    return timedelta(seconds=s.lost_after_seconds), timedelta(seconds=s.queued_timeout_seconds)
+
+
+def lost_clause(now: datetime, *, lost_after: timedelta, queued_timeout: timedelta):
+    """SQL predicate: running without a fresh heartbeat, or queued for too long."""
+    beat = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at, _T.c.created_at)
+    return sa.or_(
+        sa.and_(_T.c.status == "running", beat < now - lost_after),
+        sa.and_(_T.c.status == "queued", _T.c.created_at < now - queued_timeout),
+    )
+
+
+def reap_lost_runs(
+    conn: Connection,
+    *,
+    now: datetime | None = None,
+    ids: list[int] | None = None,
+    lost_after: timedelta | None = None,
+    queued_timeout: timedelta | None = None,
+) -> list[int]:
+    """Complete lost runs (optionally only among `ids`) as failed; return the ids reaped."""
+    now = now or utcnow()
+    default_lost, default_queued = thresholds()
+    where = lost_clause(
+        now, lost_after=lost_after or default_lost, queued_timeout=queued_timeout or default_queued
+    )
+    if ids is not None:
+        where = sa.and_(where, _T.c.id.in_(ids))
+    reaped: list[int] = []
+    for status, message in (("running", LOST_MESSAGE), ("queued", NEVER_STARTED_MESSAGE)):
+        stmt = (
+            sa.update(_T)
+            .where(where, _T.c.status == status)
+            .values(
+                status="completed",
+                outcome="failed",
+                completed_at=now,
+                updated_at=now,
+                failures=[make_failure("worker.lost", message)],
+            )
+            .returning(_T.c.id)
+        )
+        reaped += list(conn.execute(stmt).scalars())
+    return reaped

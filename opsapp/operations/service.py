@@ -1,0 +1,214 @@
+"""The run service: ensure a run (idempotent, database-enforced) and start an operation
+(authorize → ensure → commit → dispatch → notify). Every start surface calls start_operation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from opsapp.db import get_engine, session_scope
+from opsapp.models import OperationRun, Tenant, User
+from opsapp.models.operations import ACTIVE_PREDICATE
+from opsapp.models.types import utcnow
+from opsapp.operations import lifecycle
+from opsapp.operations.access import Forbidden, NotFound, authorize
+from opsapp.operations.catalog import OperationType, get_type
+from opsapp.operations.failures import failure_from_exception, make_failure
+from opsapp.operations.identity import identity_hash
+from opsapp.operations.links import view_run_path
+from opsapp.operations.notifications import DatabaseNotifier, Notifier
+from opsapp.operations.reaper import reap_lost_runs
+from opsapp.operations.status import RunOutcome, RunStatus
+from opsapp.settings import get_settings
+
+log = logging.getLogger("opsapp.operations")
+_T = OperationRun.__table__
+SYSTEM_INITIATOR = "System"
+
+
+class Dispatcher(Protocol):
+    async def dispatch(self, run: OperationRun) -> None:
+        """Hand the run to the worker (the run id is all a task needs). Raise on failure."""
+
+
+class DispatchFailed(Exception):
+    """The broker refused the task; the run was completed as failed / queue.dispatch_failed."""
+
+    def __init__(self, run: OperationRun, view_path: str) -> None:
+        self.run, self.view_path = run, view_path
+        super().__init__(
+            "The operation could not be queued: the task queue is unavailable. "
+            "The run was marked failed; try again in a moment."
+        )
+
+
+@dataclass(frozen=True)
+class EnsureResult:
+    run: OperationRun
+    created: bool
+    reaped_ids: tuple[int, ...] = ()  # lost runs of the same identity completed on the way
+
+
+@dataclass(frozen=True)
+class StartResult:
+    run: OperationRun
+    created: bool  # False: an active run with the same identity was reused
+    view_path: str
+
+
+def _insert_for(session: Session):
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def ensure_run(
+    session: Session,
+    *,
+    tenant_id: int,
+    run_type: str,
+    inputs: dict[str, Any],
+    user_id: int | None,
+    initiator_name: str,
+    context: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> EnsureResult:
+    """Create a queued run, or return the active run with the same identity (created=False).
+
+    `inputs` must be normalised. The partial unique index decides under concurrency; on reuse
+    the initiator is not replaced. An active run that was lost (dead worker) is reaped first.
+    """
+    now = now or utcnow()
+    run_hash = identity_hash(tenant_id=tenant_id, run_type=run_type, normalised_inputs=inputs)
+    reaped: list[int] = []
+    for _attempt in range(10):
+        stmt = (
+            _insert_for(session)(_T)
+            .values(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                initiator_name=initiator_name,
+                type=run_type,
+                status=RunStatus.queued.value,
+                outcome=RunOutcome.pending.value,
+                run_identity_hash=run_hash,
+                summary_counts={},
+                failures=[],
+                context={**(context or {}), "inputs": inputs},
+                created_at=now,
+                updated_at=now,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["tenant_id", "run_identity_hash"], index_where=ACTIVE_PREDICATE
+            )
+            .returning(_T.c.id)
+        )
+        new_id = session.execute(stmt).scalar()
+        if new_id is not None:
+            return EnsureResult(session.get(OperationRun, new_id), True, tuple(reaped))
+        active = session.execute(
+            sa.select(_T.c.id).where(
+                _T.c.tenant_id == tenant_id,
+                _T.c.run_identity_hash == run_hash,
+                _T.c.status.in_(("queued", "running")),
+            )
+        ).scalar()
+        if active is None:
+            continue  # it completed between our insert and select: try again
+        lost = reap_lost_runs(session.connection(), now=now, ids=[active])
+        if not lost:
+            return EnsureResult(session.get(OperationRun, active), False, tuple(reaped))
+        reaped += lost
+    raise RuntimeError("could not settle the active run for this identity")  # pragma: no cover
+
+
+def _resolve_initiator(
+    session: Session, op: OperationType, *, tenant_id: int, user_id: int | None, system: bool
+) -> tuple[int | None, str]:
+    if session.get(Tenant, tenant_id) is None:
+        raise NotFound()
+    if system:
+        return None, SYSTEM_INITIATOR
+    authorize(session, user_id=user_id, tenant_id=tenant_id, capability=op.capability)
+    if not op.user_startable:
+        raise Forbidden(f"{op.label} runs are started by the system, not by hand")
+    user = session.get(User, user_id)
+    return user_id, (user.display_name or user.email)
+
+
+async def start_operation(
+    *,
+    run_type: str,
+    tenant_id: int,
+    user_id: int | None,
+    inputs: dict[str, Any] | None,
+    dispatcher: Dispatcher,
+    notifier: Notifier | None = None,
+    engine: Engine | None = None,
+    context: dict[str, Any] | None = None,
+    system: bool = False,
+) -> StartResult:
+    """Authorize, ensure the run, commit, dispatch, notify. Raises NotFound / Forbidden /
+    InvalidInputs / UnknownOperationType before anything is created, DispatchFailed after."""
+    engine = engine or get_engine()
+    notifier = notifier or DatabaseNotifier(engine)
+    op = get_type(run_type)
+    normalised = op.identity.normalise(inputs)
+    # Reads and the insert use separate transactions: SQLite must not upgrade a stale reader.
+    with session_scope(engine) as session:
+        initiator_id, initiator_name = _resolve_initiator(
+            session, op, tenant_id=tenant_id, user_id=user_id, system=system
+        )
+        slug = session.get(Tenant, tenant_id).slug
+    with session_scope(engine) as session:
+        ensured = ensure_run(
+            session,
+            tenant_id=tenant_id,
+            run_type=run_type,
+            inputs=normalised,
+            user_id=initiator_id,
+            initiator_name=initiator_name,
+            context=context,
+        )
+    for reaped_id in ensured.reaped_ids:
+        _notify_completed(engine, notifier, reaped_id)
+    run, view_path = ensured.run, view_run_path(slug, ensured.run.id)
+    if not ensured.created:
+        return StartResult(run, False, view_path)
+    try:
+        await asyncio.wait_for(dispatcher.dispatch(run), get_settings().dispatch_timeout_seconds)
+    except Exception as exc:  # the broker is down, stalled or refused: never leave a queued orphan
+        failure = failure_from_exception(exc, default_code="queue.dispatch_failed")
+        failure = make_failure(
+            "queue.dispatch_failed",
+            "The task queue did not accept the operation "
+            f"({type(exc).__name__}); nothing was started.",
+            error_id=failure.get("error_id"),
+        )
+        lifecycle.fail_run(run.id, failure, engine=engine)
+        failed = _notify_completed(engine, notifier, run.id)
+        raise DispatchFailed(failed or run, view_path) from exc
+    try:
+        notifier.run_queued(run)
+    except Exception:  # the run is queued and dispatched; a lost notification must not undo that
+        log.exception("could not notify about queued run %s", run.id)
+    return StartResult(run, True, view_path)
+
+
+def _notify_completed(engine: Engine, notifier: Notifier, run_id: int) -> OperationRun | None:
+    with session_scope(engine) as session:
+        run = session.get(OperationRun, run_id)
+    if run is not None and run.status == RunStatus.completed:
+        try:
+            notifier.run_completed(run)
+        except Exception:  # a notification must never break the run bookkeeping
+            log.exception("could not notify about run %s", run_id)
+    return run

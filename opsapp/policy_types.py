@@ -1,0 +1,61 @@
+"""The Intune policy types opsapp supports, keyed by a stable token, with their real Graph paths.
+
+This is domain vocabulary shared by the run catalog (default identity inputs), the Graph layer
+(where to read them) and the UI (labels). Keep tokens stable: they are stored in run identities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PolicyType:
+    key: str  # stable token stored in run identities and rows
+    label: str  # what an admin reads
+    graph_path: str  # collection path below the Graph root (v1.0 or beta, see api_version)
+    api_version: str = "beta"
+    has_assignments: bool = True
+
+
+POLICY_TYPES: tuple[PolicyType, ...] = (
+    PolicyType(
+        "deviceConfiguration", "Device configuration", "deviceManagement/deviceConfigurations"
+    ),
+    PolicyType(
+        "settingsCatalogPolicy", "Settings catalog", "deviceManagement/configurationPolicies"
+    ),
+    PolicyType(
+        "deviceCompliancePolicy", "Compliance policy", "deviceManagement/deviceCompliancePolicies"
+    ),
+    PolicyType(
+        "groupPolicyConfiguration",
+        "Administrative template",
+        "deviceManagement/groupPolicyConfigurations",
+    ),
+    PolicyType(
+        "windowsAutopilotDeploymentProfile",
+        "Autopilot profile",
+        "deviceManagement/windowsAutopilotDeploymentProfiles",
+    ),
+    PolicyType(
+        "deviceEnrollmentConfiguration",
+        "Enrollment configuration",
+        "deviceManagement/deviceEnrollmentConfigurations",
+    ),
+    PolicyType(
+        "assignmentFilter",
+        "Assignment filter",
+        "deviceManagement/assignmentFilters",
+        has_assignments=False,
+    ),
+    PolicyType(
+        "roleScopeTag", "Scope tag", "deviceManagement/roleScopeTags", has_assignments=False
+    ),
+)
+
+POLICY_TYPES_BY_KEY: dict[str, PolicyType] = {t.key: t for t in POLICY_TYPES}
+SUPPORTED_POLICY_TYPE_KEYS: tuple[str, ...] = tuple(sorted(POLICY_TYPES_BY_KEY))
+
+# "Foundations" are the objects policies reference rather than policies themselves.
+FOUNDATION_TYPE_KEYS: tuple[str, ...] = ("assignmentFilter", "roleScopeTag")

@@ -1,0 +1,49 @@
+"""Runtime settings, read from the environment (and an optional .env file).
+
+Every knob has a default that gives the embedded mode: SQLite file, in-process broker, demo Graph.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'data' / 'opsapp.db'}", alias="DATABASE_URL"
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")
+    broker: Literal["memory", "redis"] = Field(default="memory", alias="OPSAPP_BROKER")
+    # Encrypts tenant client secrets at rest. The default only suits the embedded demo.
+    secret_key: SecretStr = Field(
+        default=SecretStr("opsapp-embedded-demo-key-change-me"), alias="OPSAPP_SECRET_KEY"
+    )
+    base_url: str = Field(default="", alias="OPSAPP_BASE_URL")
+    graph_mode: Literal["demo", "live"] = Field(default="demo", alias="OPSAPP_GRAPH_MODE")
+    run_retention_days: int = Field(default=90, ge=1, alias="OPSAPP_RUN_RETENTION_DAYS")
+    prune_batch_size: int = Field(default=5000, ge=1, alias="OPSAPP_PRUNE_BATCH_SIZE")
+    heartbeat_seconds: float = Field(default=10.0, gt=0, alias="OPSAPP_HEARTBEAT_SECONDS")
+    # A running run whose heartbeat is older than this is treated as lost (worker died).
+    lost_after_seconds: float = Field(default=90.0, gt=0, alias="OPSAPP_LOST_AFTER_SECONDS")
+    # A queued run nobody picked up within this bound is treated as lost as well.
+    queued_timeout_seconds: float = Field(
+        default=3600.0, gt=0, alias="OPSAPP_QUEUED_TIMEOUT_SECONDS"
+    )
+    dispatch_timeout_seconds: float = Field(
+        default=2.0, gt=0, alias="OPSAPP_DISPATCH_TIMEOUT_SECONDS"
+    )
+    session_hours: int = Field(default=12, ge=1, alias="OPSAPP_SESSION_HOURS")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

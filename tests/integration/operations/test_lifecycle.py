@@ -1,0 +1,123 @@
+"""Guarded lifecycle writes on both dialects."""
+
+from datetime import timedelta
+
+import pytest
+
+from opsapp.db import session_scope
+from opsapp.models import OperationRun
+from opsapp.operations import lifecycle
+from opsapp.operations.lifecycle import Claim
+from opsapp.operations.results import RunResult, finalise
+from opsapp.operations.service import ensure_run
+from opsapp.operations.status import IllegalTransition, RunOutcome
+from tests.factories import make_tenant
+
+LOST = timedelta(seconds=60)
+
+
+def _queued(engine, tenant, inputs=None):
+    with session_scope(engine) as s:
+        return ensure_run(
+            s,
+            tenant_id=tenant.id,
+            run_type="directory_groups.sync",
+            inputs=inputs or {},
+            user_id=None,
+            initiator_name="System",
+        ).run
+
+
+def _get(engine, run_id):
+    with session_scope(engine) as s:
+        return s.get(OperationRun, run_id)
+
+
+def test_queued_running_completed(engine):
+    run = _queued(engine, make_tenant(engine))
+    assert lifecycle.mark_running(run.id, lost_after=LOST, engine=engine) is Claim.claimed
+    assert lifecycle.update_progress(run.id, {"total": 10, "processed": 4}, engine=engine)
+    mid = _get(engine, run.id)
+    assert (mid.status, mid.summary_counts, mid.attempts) == (
+        "running",
+        {"total": 10, "processed": 4},
+        1,
+    )
+    assert mid.started_at is not None and mid.heartbeat_at is not None
+    assert lifecycle.complete_run(
+        run.id,
+        outcome=RunOutcome.succeeded,
+        summary_counts={"total": 10, "processed": 10},
+        engine=engine,
+    )
+    done = _get(engine, run.id)
+    assert (done.status, done.outcome) == ("completed", "succeeded")
+    assert done.completed_at >= done.started_at >= done.created_at
+
+
+def test_a_completed_run_never_changes_again(engine):
+    run = _queued(engine, make_tenant(engine))
+    lifecycle.complete_run(run.id, outcome=RunOutcome.failed, engine=engine)
+    before = _get(engine, run.id)
+    assert lifecycle.mark_running(run.id, lost_after=LOST, engine=engine) is Claim.already_completed
+    assert not lifecycle.update_progress(run.id, {"processed": 1}, engine=engine)
+    assert not lifecycle.heartbeat(run.id, engine=engine)
+    assert not lifecycle.complete_run(run.id, outcome=RunOutcome.succeeded, engine=engine)
+    with pytest.raises(IllegalTransition):
+        lifecycle.complete_run(run.id, outcome=RunOutcome.succeeded, engine=engine, strict=True)
+    after = _get(engine, run.id)
+    assert (after.outcome, after.updated_at, after.summary_counts) == (
+        before.outcome,
+        before.updated_at,
+        before.summary_counts,
+    )
+
+
+def test_a_second_claim_while_alive_does_not_execute(engine):
+    run = _queued(engine, make_tenant(engine))
+    assert lifecycle.mark_running(run.id, lost_after=LOST, engine=engine).should_execute
+    assert lifecycle.mark_running(run.id, lost_after=LOST, engine=engine) is Claim.running_elsewhere
+    assert lifecycle.mark_running(10_000_000, lost_after=LOST, engine=engine) is Claim.missing
+
+
+def test_a_stale_running_run_can_be_taken_over(engine):
+    run = _queued(engine, make_tenant(engine))
+    lifecycle.mark_running(run.id, lost_after=LOST, engine=engine)
+    later = _get(engine, run.id).heartbeat_at + timedelta(minutes=5)
+    assert (
+        lifecycle.mark_running(run.id, lost_after=LOST, engine=engine, now=later)
+        is Claim.taken_over
+    )
+    assert _get(engine, run.id).attempts == 2
+
+
+def test_pending_is_not_a_terminal_outcome(engine):
+    run = _queued(engine, make_tenant(engine))
+    with pytest.raises(IllegalTransition):
+        lifecycle.complete_run(run.id, outcome=RunOutcome.pending, engine=engine)
+
+
+@pytest.mark.parametrize(
+    ("counts", "items", "fatal", "expected"),
+    [
+        ({"total": 3, "processed": 3, "created": 3}, 0, None, "succeeded"),
+        ({"total": 3, "processed": 3, "created": 2}, 1, None, "partially_succeeded"),
+        ({"total": 2, "processed": 2}, 2, None, "failed"),
+        ({}, 0, {"code": "graph.forbidden", "message": "denied", "count": 1}, "failed"),
+        (
+            {"total": 9, "processed": 4, "updated": 4},
+            0,
+            {"code": "graph.throttled", "message": "x", "count": 1},
+            "partially_succeeded",
+        ),
+    ],
+)
+def test_outcome_from_counts_and_failures(counts, items, fatal, expected):
+    result = RunResult(counts=counts, fatal=fatal)
+    for i in range(items):
+        result.fail_item("graph.not_found", "gone", item=f"policy-{i}")
+    outcome, final_counts, failures = finalise("directory_groups.sync", result)
+    assert outcome == expected
+    if items:
+        assert final_counts["failed"] == items
+        assert len(failures) == items + (1 if fatal else 0)
