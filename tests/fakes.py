@@ -6,8 +6,12 @@ import asyncio
 
 
 class RecordingDispatcher:
-    def __init__(self) -> None:
+    def __init__(self, supported: set[str] | None = None) -> None:
         self.dispatched: list[int] = []
+        self.supported = supported
+
+    def supports(self, run_type: str) -> bool:
+        return self.supported is None or run_type in self.supported
 
     async def dispatch(self, run) -> None:
         self.dispatched.append(run.id)
@@ -19,6 +23,9 @@ class BrokenDispatcher:
             "Error 111 connecting to redis://:hunter2-pass@127.0.0.1:1"
         )
         self.delay = delay
+
+    def supports(self, run_type: str) -> bool:
+        return True
 
     async def dispatch(self, run) -> None:
         if self.delay:

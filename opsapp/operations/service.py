@@ -36,8 +36,15 @@ SYSTEM_INITIATOR = "System"
 
 
 class Dispatcher(Protocol):
+    def supports(self, run_type: str) -> bool:
+        """Whether a task exists for this run type (checked before anything is created)."""
+
     async def dispatch(self, run: OperationRun) -> None:
         """Hand the run to the worker (the run id is all a task needs). Raise on failure."""
+
+
+class OperationUnavailable(LookupError):
+    """No task executes this run type in this deployment; nothing was created."""
 
 
 class DispatchFailed(Exception):
@@ -162,6 +169,8 @@ async def start_operation(
     notifier = notifier or DatabaseNotifier(engine)
     op = get_type(run_type)
     normalised = op.identity.normalise(inputs)
+    if not dispatcher.supports(run_type):
+        raise OperationUnavailable(f"{op.label} ({run_type}) is not available in this deployment")
     # Reads and the insert use separate transactions: SQLite must not upgrade a stale reader.
     with session_scope(engine) as session:
         initiator_id, initiator_name = _resolve_initiator(

@@ -12,7 +12,7 @@ from opsapp.operations import lifecycle
 from opsapp.operations.access import Forbidden, NotFound
 from opsapp.operations.catalog import UnknownOperationType
 from opsapp.operations.identity import InvalidInputs
-from opsapp.operations.service import DispatchFailed, start_operation
+from opsapp.operations.service import DispatchFailed, OperationUnavailable, start_operation
 from opsapp.operations.status import RunOutcome
 from tests.factories import make_tenant, make_user
 from tests.fakes import BrokenDispatcher, RecordingDispatcher
@@ -185,6 +185,8 @@ async def test_bad_requests_create_nothing(engine):
         await _start(
             engine, tenant, alice, "backup_set.add_policies", {"backup_set_id": 1, "policy_ids": []}
         )
+    with pytest.raises(OperationUnavailable, match="not available"):
+        await _start(engine, tenant, alice, dispatcher=RecordingDispatcher(supported=set()))
     assert _runs(engine) == [] and _notes(engine) == []
 
 

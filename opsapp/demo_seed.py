@@ -1,0 +1,80 @@
+"""Demo data for the embedded default: the demo Graph's tenants and a few users per role.
+
+Idempotent: running it again creates what is missing and changes nothing else. The passwords
+are fixed demo values (printed by `opsapp demo seed`) — for a local demo only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from opsapp.db import session_scope
+from opsapp.graph.demo.tenants import DEMO_TENANTS
+from opsapp.models import ProviderKind, Role
+from opsapp.tenancy import (
+    create_tenant,
+    create_user,
+    get_tenant_by_slug,
+    get_user_by_email,
+    set_membership,
+)
+
+# (email, display name, password, {tenant slug: role})
+DEMO_USERS: tuple[tuple[str, str, str, dict[str, Role]], ...] = (
+    (
+        "owner@opsapp.demo",
+        "Olivia Owner",
+        "demo-owner-pass",
+        {"contoso": Role.owner, "fabrikam": Role.owner, "woodgrove": Role.owner},
+    ),
+    ("manager@opsapp.demo", "Mark Manager", "demo-manager-pass", {"contoso": Role.manager}),
+    ("operator@opsapp.demo", "Oscar Operator", "demo-operator-pass", {"contoso": Role.operator}),
+    ("reader@opsapp.demo", "Rita Reader", "demo-reader-pass", {"contoso": Role.readonly}),
+    ("fabrikam@opsapp.demo", "Frank Fabrikam", "demo-fabrikam-pass", {"fabrikam": Role.owner}),
+)
+
+
+def seed_demo(engine: Engine | None = None) -> dict[str, Any]:
+    """Create the demo tenants and users; return what exists (passwords included for the demo)."""
+    tenants, users = [], []
+    with session_scope(engine) as session:
+        by_slug = {}
+        for demo in DEMO_TENANTS:
+            tenant = get_tenant_by_slug(session, demo.slug)
+            created = tenant is None
+            if created:
+                tenant = create_tenant(
+                    session,
+                    slug=demo.slug,
+                    name=demo.name,
+                    entra_tenant_id=demo.entra_tenant_id,
+                    provider=ProviderKind.demo,
+                    client_id=demo.client_id,
+                    client_secret=demo.client_secret,
+                )
+            by_slug[demo.slug] = tenant
+            tenants.append(
+                {"id": tenant.id, "slug": tenant.slug, "name": tenant.name, "created": created}
+            )
+        for email, name, password, roles in DEMO_USERS:
+            user = get_user_by_email(session, email)
+            created = user is None
+            if created:
+                user = create_user(session, email=email, password=password, display_name=name)
+                for slug, role in roles.items():
+                    set_membership(session, tenant=by_slug[slug], user=user, role=role)
+            for slug, role in roles.items():
+                users.append(
+                    {
+                        "id": user.id,
+                        "email": email,
+                        "display_name": user.display_name,
+                        "password": password,
+                        "tenant": slug,
+                        "role": role.value,
+                        "created": created,
+                    }
+                )
+    return {"tenants": tenants, "users": users}

@@ -1,0 +1,1 @@
+"""Reflex UI: pages, layout and navigation. Nothing outside this package imports it."""
