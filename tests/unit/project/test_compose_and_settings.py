@@ -27,7 +27,7 @@ def test_compose_declares_the_scaled_topology_with_health_checks():
 
 def test_every_opsapp_command_in_compose_exists_in_the_cli():
     parser = build_parser()
-    for name, service in _compose()["services"].items():
+    for service in _compose()["services"].values():
         command = service.get("command")
         if command and command[0] == "opsapp":
             parser.parse_args(command[1:])  # SystemExit if the command does not exist
