@@ -15,7 +15,18 @@ from opsapp.migrate import upgrade
 PG_ADMIN_URL = os.environ.get(
     "OPSAPP_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-TABLES = ("notifications", "operation_runs", "memberships", "users", "tenants", "job_locks")
+TABLES = (
+    "policy_versions",
+    "policies",
+    "inventory_items",
+    "directory_groups",
+    "notifications",
+    "operation_runs",
+    "memberships",
+    "users",
+    "tenants",
+    "job_locks",
+)
 
 
 def create_pg_database() -> str:

@@ -1,11 +1,18 @@
 """All tables; importing this package registers them on SQLModel.metadata."""
 
+from opsapp.models.groups import DirectoryGroup
+from opsapp.models.inventory import InventoryItem
 from opsapp.models.locks import JobLock
 from opsapp.models.notifications import Notification
 from opsapp.models.operations import OperationRun
+from opsapp.models.policies import Policy, PolicyVersion
 from opsapp.models.tenancy import Membership, ProviderKind, Role, Tenant, User
 
 __all__ = [
+    "DirectoryGroup",
+    "InventoryItem",
+    "Policy",
+    "PolicyVersion",
     "JobLock",
     "Membership",
     "Notification",
