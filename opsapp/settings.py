@@ -28,7 +28,17 @@ class Settings(BaseSettings):
         default=SecretStr("opsapp-embedded-demo-key-change-me"), alias="OPSAPP_SECRET_KEY"
     )
     base_url: str = Field(default="", alias="OPSAPP_BASE_URL")
+    # demo: tenants with provider "demo" talk to the built-in demo Graph; live: demo tenants are
+    # refused (production talks only to Microsoft Graph).
     graph_mode: Literal["demo", "live"] = Field(default="demo", alias="OPSAPP_GRAPH_MODE")
+    # Empty: the demo Graph runs in-process (ASGI transport). A URL: a demo server over HTTP.
+    demo_graph_url: str = Field(default="", alias="OPSAPP_DEMO_GRAPH_URL")
+    graph_base_url: str = Field(
+        default="https://graph.microsoft.com", alias="OPSAPP_GRAPH_BASE_URL"
+    )
+    login_base_url: str = Field(
+        default="https://login.microsoftonline.com", alias="OPSAPP_LOGIN_BASE_URL"
+    )
     run_retention_days: int = Field(default=90, ge=1, alias="OPSAPP_RUN_RETENTION_DAYS")
     prune_batch_size: int = Field(default=5000, ge=1, alias="OPSAPP_PRUNE_BATCH_SIZE")
     heartbeat_seconds: float = Field(default=10.0, gt=0, alias="OPSAPP_HEARTBEAT_SECONDS")

@@ -1,0 +1,51 @@
+"""Pieces every sync body shares: load the tenant, open its Graph client, report progress."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from opsapp.db import session_scope
+from opsapp.graph import GraphError
+from opsapp.models import Tenant
+from opsapp.models.types import utcnow
+from opsapp.operations.failures import make_failure
+
+log = logging.getLogger("opsapp.features")
+
+
+def load_tenant(ctx) -> Tenant:
+    with session_scope(ctx.engine) as session:
+        tenant = session.get(Tenant, ctx.tenant_id)
+    if tenant is None:
+        raise LookupError(f"tenant {ctx.tenant_id} no longer exists")
+    return tenant
+
+
+def graph_failure(exc: GraphError, *, item: str | None = None) -> dict:
+    """A stored failure from a GraphError (its message is already written to be shown)."""
+    return make_failure(exc.code, exc.message, item=item)
+
+
+def now() -> datetime:
+    return utcnow()
+
+
+def parse_graph_datetime(value: object) -> datetime | None:
+    """Graph's ISO 8601 timestamps ('2026-01-02T03:04:05.1234567Z') → aware datetime, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    if "." in text:  # Graph sends up to 7 fractional digits; Python takes 6
+        head, _, rest = text.partition(".")
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def display_name(item: dict) -> str:
+    return str(item.get("displayName") or item.get("name") or item.get("id") or "")[:400]

@@ -1,0 +1,150 @@
+"""Resolve one Graph request (path below the version root) against a demo tenant.
+
+Shared by the HTTP endpoint and ``$batch`` so both behave identically (403 faults included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from opsapp.graph.demo.answers import Answer, error
+from opsapp.graph.demo.data import GROUPS
+from opsapp.graph.demo.faults import matches
+from opsapp.graph.demo.state import DemoGraph, TenantState
+from opsapp.policy_types import POLICY_TYPES
+
+Item = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Graph call as the router sees it."""
+
+    demo: DemoGraph
+    state: TenantState
+    method: str
+    version: str
+    path: str  # below the version root, no leading slash
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: Any
+    base_url: str  # "http://host:port/" for nextLinks
+    token: str | None
+
+    def fail(self, status: int, message: str, **kw: Any) -> Answer:
+        """A Graph error answer honouring the tenant's leak fault."""
+        leak = self.state.faults.faults.leak_secrets
+        return error(status, message, tenant=self.state.tenant, leak=leak, token=self.token, **kw)
+
+
+def resolve(call: Call) -> Answer:
+    """Answer a call (caller holds the tenant lock)."""
+    if matches(call.state.faults.faults.forbidden, call.path):
+        return call.fail(403, "Application is not authorized to perform this operation.")
+    segments = call.path.split("/")
+    if segments[0] == GROUPS:
+        return _groups(call, segments[1:])
+    for ptype in POLICY_TYPES:
+        prefix = ptype.graph_path.split("/")
+        if segments[: len(prefix)] == prefix:
+            if call.version != ptype.api_version:
+                return call.fail(400, f"Resource not found for the segment '{prefix[-1]}'.")
+            return _policies(call, ptype.key, segments[len(prefix) :])
+    return call.fail(400, f"Resource not found for the segment '{segments[0]}'.")
+
+
+def _policies(call: Call, key: str, rest: list[str]) -> Answer:
+    data = call.state.data
+    coll = data.policies[key]
+    method = call.method
+    if not rest:
+        if method == "GET":
+            return _page(call, lambda cursor, top: coll.page(cursor=cursor, top=top))
+        if method == "POST" and isinstance(call.body, dict):
+            return Answer(201, coll.create(call.body, stamp=data.stamp()))
+        return call.fail(400, "Unsupported request on a collection.")
+    object_id, tail = rest[0], rest[1:]
+    if coll.get(object_id) is None:
+        return call.fail(404, f"Resource '{object_id}' does not exist.")
+    if not tail:
+        if method == "GET":
+            return Answer(200, _select(coll.get(object_id), call.query))
+        if method == "PATCH" and isinstance(call.body, dict):
+            coll.update(object_id, call.body, stamp=data.stamp())
+            return Answer(204)
+        if method == "DELETE":
+            coll.delete(object_id)
+            return Answer(204)
+    elif tail == ["assignments"] and method == "GET":
+        items = data.assignments(key, object_id) or []
+        return _page(call, _slicer(items))
+    elif tail == ["assign"] and method == "POST" and isinstance(call.body, dict):
+        assignments = [
+            {**a, "id": f"{object_id}_{n}"}
+            for n, a in enumerate(call.body.get("assignments") or [])
+        ]
+        coll.assignments[object_id] = assignments
+        coll.update(object_id, {}, stamp=data.stamp())
+        return Answer(200, {"value": assignments})
+    elif tail == ["settings"] and method == "GET" and key == "settingsCatalogPolicy":
+        return _page(call, _slicer(data.settings(object_id) or []))
+    return call.fail(400, "Unsupported request on this resource.")
+
+
+def _groups(call: Call, rest: list[str]) -> Answer:
+    groups = call.state.data.groups
+    if call.method != "GET":
+        return call.fail(400, "Groups are read-only in the demo Graph.")
+    if not rest:
+        return _page(call, lambda cursor, top: groups.page(cursor=cursor, top=top))
+    group = groups.get(rest[0])
+    if group is None:
+        return call.fail(404, f"Resource '{rest[0]}' does not exist.")
+    if len(rest) == 1:
+        return Answer(200, _select(group, call.query))
+    if rest[1:] == ["members", "$count"]:
+        if call.headers.get("consistencylevel", "").lower() != "eventual":
+            return call.fail(400, "$count is not supported without ConsistencyLevel: eventual.")
+        return Answer(200, call.state.data.member_count(rest[0]), text=True)
+    return call.fail(400, "Unsupported request on this group.")
+
+
+def _slicer(items: list[Item]) -> Callable[[int, int], tuple[list[Item], int | None]]:
+    def page(cursor: int, top: int) -> tuple[list[Item], int | None]:
+        end = cursor + top
+        return items[cursor:end], (end if end < len(items) else None)
+
+    return page
+
+
+def _page(call: Call, read: Callable[[int, int], tuple[list[Item], int | None]]) -> Answer:
+    demo, faults = call.demo, call.state.faults.faults
+    try:
+        top = int(call.query.get("$top") or faults.page_size or demo.page_size)
+        cursor = int(call.query.get("$skiptoken") or 0)
+    except ValueError:
+        return call.fail(400, "Invalid $top or $skiptoken.")
+    if top < 1 or cursor < 0:
+        return call.fail(400, "Invalid $top or $skiptoken.")
+    items, next_cursor = read(cursor, min(top, demo.max_page_size))
+    body: dict[str, Any] = {
+        "@odata.context": f"{call.base_url}{call.version}/$metadata#{call.path}",
+        "value": [_select(item, call.query) for item in items],
+    }
+    if next_cursor is not None:
+        query = {k: v for k, v in call.query.items() if k != "$skiptoken"}
+        query.update({"$top": str(top), "$skiptoken": str(next_cursor)})
+        link = f"{call.base_url}{call.version}/{quote(call.path)}?{urlencode(query)}"
+        body["@odata.nextLink"] = link
+    return Answer(200, body)
+
+
+def _select(item: Item | None, query: Mapping[str, str]) -> Item | None:
+    wanted = query.get("$select")
+    if not wanted or item is None:
+        return item
+    fields = {f.strip() for f in wanted.split(",")} | {"id", "@odata.type"}
+    return {k: v for k, v in item.items() if k in fields}
