@@ -11,13 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-EXIT_USAGE, EXIT_ERROR, EXIT_DENIED, EXIT_NOT_FOUND = 2, 1, 3, 4
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
-        super().__init__(message)
-        self.code = code
+from opsapp.cli_errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError, translate
 
 
 def _print_json(data: Any) -> None:
@@ -305,8 +299,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from opsapp.cli_errors import translate
-
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)

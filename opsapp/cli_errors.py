@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from opsapp.operations.failures import sanitize_text
 
+EXIT_ERROR, EXIT_USAGE, EXIT_DENIED, EXIT_NOT_FOUND = 1, 2, 3, 4
+
+
+class CliError(Exception):
+    """A command-line failure with its exit code; the message is shown as is (sanitized)."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
 
 def translate(exc: BaseException) -> tuple[str, int]:
-    from opsapp.cli import EXIT_DENIED, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, CliError
     from opsapp.operations.access import Forbidden, NotFound
     from opsapp.operations.catalog import UnknownOperationType
     from opsapp.operations.identity import InvalidInputs

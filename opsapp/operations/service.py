@@ -169,14 +169,14 @@ async def start_operation(
     notifier = notifier or DatabaseNotifier(engine)
     op = get_type(run_type)
     normalised = op.identity.normalise(inputs)
-    if not dispatcher.supports(run_type):
-        raise OperationUnavailable(f"{op.label} ({run_type}) is not available in this deployment")
     # Reads and the insert use separate transactions: SQLite must not upgrade a stale reader.
     with session_scope(engine) as session:
         initiator_id, initiator_name = _resolve_initiator(
             session, op, tenant_id=tenant_id, user_id=user_id, system=system
         )
         slug = session.get(Tenant, tenant_id).slug
+    if not dispatcher.supports(run_type):
+        raise OperationUnavailable(f"{op.label} ({run_type}) is not available in this deployment")
     with session_scope(engine) as session:
         ensured = ensure_run(
             session,
