@@ -12,7 +12,11 @@ from opsapp.models.types import UTCDateTime, utcnow
 
 class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
-    __table_args__ = (sa.Index("ix_notifications_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_notifications_user_created", "user_id", "created_at"),
+        # Deleting a run (retention) sets its notifications' run id to NULL: find them by index.
+        sa.Index("ix_notifications_operation_run", "operation_run_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")

@@ -13,6 +13,7 @@ from opsapp.models.types import PortableJSON, UTCDateTime, utcnow
 # The predicate of the partial unique index. Both dialects must get it: without sqlite_where
 # SQLite silently builds a FULL unique index, which would forbid a second run ever.
 ACTIVE_PREDICATE = sa.text("status IN ('queued', 'running')")
+COMPLETED_PREDICATE = sa.text("status = 'completed'")
 
 
 class OperationRun(SQLModel, table=True):
@@ -28,6 +29,13 @@ class OperationRun(SQLModel, table=True):
         ),
         sa.Index("ix_operation_runs_tenant_created", "tenant_id", "created_at"),
         sa.Index("ix_operation_runs_tenant_type_created", "tenant_id", "type", "created_at"),
+        # Retention: find expired completed runs without scanning the table.
+        sa.Index(
+            "ix_operation_runs_completed_at",
+            "completed_at",
+            postgresql_where=COMPLETED_PREDICATE,
+            sqlite_where=COMPLETED_PREDICATE,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -51,7 +51,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # key=value / "key": "value" pairs whose key names a secret.
     (
         re.compile(
-            r"(?i)([\"']?\b[\w-]*(?:secret|password|passwd|pwd|token|api[_-]?key|credential|assertion|signature|sig)[\w-]*[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s&,;}\]]+)"
+            r"(?i)([\"']?\b[\w-]*(?:secret|password|passwd|pwd|token|api[_-]?key|credential|assertion|signature|sig)[\w-]*[\"']?\s*[:=]\s*)(\[redacted\]|\"[^\"]*\"|'[^']*'|[^\s&,;}\]]+)"
         ),
         r"\1" + _REDACTED,
     ),

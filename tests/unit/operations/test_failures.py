@@ -107,3 +107,9 @@ def test_unknown_codes_fall_back_and_duplicates_merge():
     )
     assert merged[0] == {"code": "graph.forbidden", "message": "no", "count": 2}
     assert merged[1]["item"] == "p1"
+
+
+@pytest.mark.parametrize("text", HOSTILE + ["token=abc123", "Authorization: Bearer x", "ok text"])
+def test_sanitizing_twice_changes_nothing(text):
+    once = sanitize_text(text)
+    assert sanitize_text(once) == once

@@ -1,0 +1,58 @@
+"""Maintenance jobs: reap lost runs (every minute and at worker start) and prune old runs (daily).
+
+Both are idempotent and safe to run from several processes at once: the reaper's guarded UPDATE
+completes each lost run exactly once, and pruning holds the "operations.prune" lease.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from opsapp import locks
+from opsapp.db import get_engine
+from opsapp.models import OperationRun
+from opsapp.operations.notifications import DatabaseNotifier, Notifier
+from opsapp.operations.reaper import reap_lost_runs
+from opsapp.operations.retention import prune_job
+
+log = logging.getLogger("opsapp.worker.maintenance")
+
+REAP_TASK = "opsapp.maintenance.reap_lost_runs"
+PRUNE_TASK = "opsapp.maintenance.prune_runs"
+REAP_CRON = "* * * * *"
+PRUNE_CRON = "17 3 * * *"  # daily, 03:17 UTC: off the hour, when nobody syncs
+
+
+def reap_lost_runs_job(
+    *, engine: Engine | None = None, now: datetime | None = None, notifier: Notifier | None = None
+) -> list[int]:
+    """Complete lost runs as failed / worker.lost (one transaction), notify their initiators,
+    and drop expired job leases. Returns the ids reaped."""
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        reaped = reap_lost_runs(conn, now=now)
+    if reaped:
+        log.warning("reaped %d lost run(s): %s", len(reaped), reaped[:20])
+        notifier = notifier or DatabaseNotifier(engine)
+        with Session(engine, expire_on_commit=False) as session:
+            runs = session.scalars(sa.select(OperationRun).where(OperationRun.id.in_(reaped))).all()
+        for run in runs:
+            try:
+                notifier.run_completed(run)  # skips system runs (no initiator)
+            except Exception:
+                log.exception("could not notify about reaped run %s", run.id)
+    try:
+        locks.purge_expired(engine, now=now)
+    except Exception:  # housekeeping only
+        log.exception("could not purge expired job locks")
+    return reaped
+
+
+def prune_runs_job(*, engine: Engine | None = None) -> str:
+    """The retention job (see opsapp.operations.retention.prune_job)."""
+    return prune_job(engine=engine)

@@ -1,0 +1,332 @@
+"""Run tracking around every `opsapp.op.<type>` task: the one place a run's status changes while a
+worker executes it.
+
+- pre_execute: claim the run (`lifecycle.mark_running`). When the claim says don't execute — the
+  run is completed (a redelivered message), running on a live worker, missing, or the message is
+  bogus — the body is skipped and the run is left untouched. Otherwise a heartbeat starts.
+- the task function (see `task_function`) runs the registered body only for a claimed run.
+- on_error: the body raised → the run is failed with a sanitized failure.
+- post_execute: the body returned → `results.finalise` → `lifecycle.complete_run`; bad counts or a
+  wrong return type fail the run with internal.error instead of crashing the worker.
+- then the terminal notification goes to the initiator (system runs notify nobody).
+
+No hook ever raises: an exception in pre_execute would leave a Redis message unacknowledged
+forever, so every failure here is caught and logged (sanitized) instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from taskiq import Context, TaskiqDepends, TaskiqMessage, TaskiqMiddleware, TaskiqResult
+
+from opsapp.db import get_engine, session_scope
+from opsapp.models import OperationRun
+from opsapp.operations import lifecycle
+from opsapp.operations.failures import failure_from_exception, make_failure, sanitize_text
+from opsapp.operations.lifecycle import Claim
+from opsapp.operations.notifications import DatabaseNotifier, Notifier
+from opsapp.operations.results import RunResult, finalise
+from opsapp.operations.status import RunOutcome, RunStatus
+from opsapp.settings import get_settings
+from opsapp.worker.config import get_worker_settings
+from opsapp.worker.registry import RunContext, get_body, run_type_of
+
+log = logging.getLogger("opsapp.worker")
+
+RUN_ID_LABEL = "operation_run_id"
+EXECUTION_LABEL = "opsapp_execution"  # set locally by pre_execute; never sent over the wire
+STOPPED_MESSAGE = "The worker stopped while running this operation; the run was marked failed."
+_RETRY_DELAYS = (0.0, 0.5, 2.0)  # completing a run survives a short database hiccup
+
+
+@dataclass
+class _RunRow:
+    """What the worker needs of a run (read once, before the claim)."""
+
+    id: int
+    tenant_id: int
+    user_id: int | None
+    type: str
+    status: str
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Execution:
+    """One delivery of one operation message inside this worker."""
+
+    run_type: str
+    run: _RunRow | None = None
+    claim: Claim | None = None
+    ctx: RunContext | None = None
+    heartbeat: asyncio.Task[None] | None = None
+    result: Any = None
+    finished: bool = False
+
+    @property
+    def should_execute(self) -> bool:
+        return self.claim is not None and self.claim.should_execute and self.ctx is not None
+
+
+def _log_error(what: str, exc: BaseException) -> None:
+    tb = sanitize_text("".join(traceback.format_exception(exc)), cap=8000)
+    log.error("%s: %s", what, tb)
+
+
+def _run_id_of(message: TaskiqMessage) -> int | None:
+    raw = message.labels.get(RUN_ID_LABEL)
+    if raw is None:
+        raw = message.kwargs.get("run_id", message.args[0] if message.args else None)
+    try:
+        return int(raw) if raw is not None and not isinstance(raw, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _load_run(engine: Engine, run_id: int) -> _RunRow | None:
+    t = OperationRun.__table__
+    cols = (t.c.id, t.c.tenant_id, t.c.user_id, t.c.type, t.c.status, t.c.context)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(*cols).where(t.c.id == run_id)).first()
+    if row is None:
+        return None
+    inputs = (row.context or {}).get("inputs") or {}
+    return _RunRow(row.id, row.tenant_id, row.user_id, row.type, row.status, dict(inputs))
+
+
+def failure_for(exc: BaseException) -> dict[str, Any]:
+    """The stored failure for an exception that escaped a task body."""
+    if isinstance(exc, asyncio.CancelledError):
+        return make_failure("worker.lost", STOPPED_MESSAGE)
+    return failure_from_exception(exc)
+
+
+class RunTrackingMiddleware(TaskiqMiddleware):
+    """Claims, heartbeats and completes OperationRuns around `opsapp.op.*` tasks."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine | None = None,
+        notifier: Notifier | None = None,
+        heartbeat_seconds: float | None = None,
+        lost_after_seconds: float | None = None,
+        progress_interval: float | None = None,
+    ) -> None:
+        super().__init__()
+        self._engine = engine
+        self._notifier = notifier
+        self._heartbeat_seconds = heartbeat_seconds
+        self._lost_after_seconds = lost_after_seconds
+        self._progress_interval = progress_interval
+        self._executions: dict[str, Execution] = {}
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine or get_engine()
+
+    @property
+    def notifier(self) -> Notifier:
+        return self._notifier or DatabaseNotifier(self.engine)
+
+    def execution_for(self, message: TaskiqMessage) -> Execution | None:
+        return self._executions.get(message.labels.get(EXECUTION_LABEL, ""))
+
+    # -- hooks ------------------------------------------------------------------------------
+    async def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
+        run_type = run_type_of(message.task_name)
+        if run_type is None:
+            return message
+        token = uuid.uuid4().hex
+        message.labels[EXECUTION_LABEL] = token
+        execution = self._executions[token] = Execution(run_type=run_type)
+        try:
+            await self._claim(execution, message)
+        except Exception as exc:  # never raise from a hook; the body will not run
+            _log_error(f"could not claim operation message {message.task_id}", exc)
+            await self._abandon_claim(execution, exc)
+        return message
+
+    async def on_error(
+        self, message: TaskiqMessage, result: TaskiqResult[Any], exception: BaseException
+    ) -> None:
+        try:
+            execution = self.execution_for(message)
+            if execution is None or not execution.should_execute or execution.finished:
+                return
+            execution.finished = True
+            await self._stop(execution)
+            await self._finish(execution, lambda: self._fail(execution, failure_for(exception)))
+        except Exception as exc:
+            _log_error(f"could not record the failure of operation message {message.task_id}", exc)
+
+    async def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        try:
+            execution = self._executions.pop(message.labels.get(EXECUTION_LABEL, ""), None)
+            if execution is None or not execution.should_execute or execution.finished:
+                return
+            execution.finished = True
+            await self._stop(execution)
+            if result.is_err:  # on_error did not handle it (should not happen): fail anyway
+                failure = failure_for(result.error or RuntimeError("task failed"))
+                await self._finish(execution, lambda: self._fail(execution, failure))
+                return
+            await self._finish(execution, lambda: self._complete(execution))
+        except Exception as exc:
+            _log_error(f"could not complete operation message {message.task_id}", exc)
+
+    # -- claim ------------------------------------------------------------------------------
+    async def _claim(self, execution: Execution, message: TaskiqMessage) -> None:
+        run_id = _run_id_of(message)
+        if run_id is None:
+            log.warning("operation message %s carries no run id; skipped", message.task_id)
+            return
+        run = execution.run = await asyncio.to_thread(_load_run, self.engine, run_id)
+        if run is None:
+            execution.claim = Claim.missing
+            log.warning("run %s does not exist; message %s skipped", run_id, message.task_id)
+            return
+        if run.type != execution.run_type:
+            log.warning(
+                "run %s is a %s run, not %s; message skipped", run_id, run.type, execution.run_type
+            )
+            return
+        if run.status == RunStatus.completed:
+            execution.claim = Claim.already_completed
+            log.info("run %s is already completed; redelivered message is a no-op", run_id)
+            return
+        settings = get_settings()
+        lost_after = timedelta(seconds=self._lost_after_seconds or settings.lost_after_seconds)
+        execution.claim = await asyncio.to_thread(
+            lifecycle.mark_running, run_id, lost_after=lost_after, engine=self.engine
+        )
+        if not execution.claim.should_execute:
+            log.info("run %s not executed: %s", run_id, execution.claim.value)
+            return
+        if execution.claim == Claim.taken_over:
+            log.warning("run %s lost its worker; this worker takes it over", run_id)
+        interval = self._progress_interval
+        if interval is None:
+            interval = get_worker_settings().progress_interval_seconds
+        execution.ctx = RunContext(
+            run_id=run.id,
+            tenant_id=run.tenant_id,
+            run_type=run.type,
+            inputs=run.inputs,
+            engine=self.engine,
+            progress_interval=interval,
+        )
+        beat = self._heartbeat_seconds or settings.heartbeat_seconds
+        execution.heartbeat = asyncio.create_task(self._beat(run_id, beat))
+
+    async def _abandon_claim(self, execution: Execution, exc: Exception) -> None:
+        """pre_execute failed half-way: a run we already claimed must not stay running."""
+        claimed = execution.claim is not None and execution.claim.should_execute
+        execution.claim, execution.finished = None, True
+        if claimed and execution.run is not None:
+            await self._stop(execution)
+            with contextlib.suppress(Exception):
+                await self._finish(execution, lambda: self._fail(execution, failure_for(exc)))
+
+    async def _beat(self, run_id: int, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                alive = await asyncio.to_thread(lifecycle.heartbeat, run_id, engine=self.engine)
+            except Exception as exc:  # keep beating: the next one may get through
+                log.warning("heartbeat of run %s failed: %s", run_id, sanitize_text(exc))
+                continue
+            if not alive:
+                log.warning("run %s is no longer running; heartbeat stopped", run_id)
+                return
+
+    async def _stop(self, execution: Execution) -> None:
+        if execution.ctx is not None:
+            execution.ctx.close()
+        task, execution.heartbeat = execution.heartbeat, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # -- completion -------------------------------------------------------------------------
+    def _complete(self, execution: Execution) -> bool:
+        ctx, result = execution.ctx, execution.result
+        assert ctx is not None
+        try:
+            if not isinstance(result, RunResult):
+                raise TypeError(f"task body returned {type(result).__name__}, not RunResult")
+            merged = RunResult(
+                counts={**ctx.last_counts, **result.counts},
+                item_failures=list(result.item_failures),
+                fatal=result.fatal,
+            )
+            outcome, counts, failures = finalise(ctx.run_type, merged)
+        except Exception as exc:  # bad counts / wrong type: fail the run, not the worker
+            return self._fail(execution, failure_from_exception(exc))
+        return lifecycle.complete_run(
+            ctx.run_id,
+            outcome=outcome,
+            summary_counts=counts,
+            failures=failures,
+            engine=self.engine,
+        )
+
+    def _fail(self, execution: Execution, failure: dict[str, Any]) -> bool:
+        assert execution.run is not None
+        return lifecycle.fail_run(execution.run.id, failure, engine=self.engine)
+
+    async def _finish(self, execution: Execution, write: Callable[[], bool]) -> None:
+        """Write the terminal state (retrying briefly), then notify the initiator."""
+        assert execution.run is not None
+        done = False
+        for delay in _RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                done = await asyncio.to_thread(write)
+                break
+            except Exception as exc:
+                _log_error(f"could not complete run {execution.run.id}", exc)
+        if not done:
+            log.warning(
+                "run %s was not completed by this worker (already completed, or the "
+                "database refused); the reaper settles it if needed",
+                execution.run.id,
+            )
+            return
+        if execution.run.user_id is not None:
+            await asyncio.to_thread(self._notify, execution.run.id)
+
+    def _notify(self, run_id: int) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                run = session.get(OperationRun, run_id)
+            if run is not None and run.outcome != RunOutcome.pending:
+                self.notifier.run_completed(run)
+        except Exception as exc:  # a notification must never undo the bookkeeping
+            _log_error(f"could not notify about run {run_id}", exc)
+
+
+def task_function(middleware: RunTrackingMiddleware, run_type: str):
+    """The taskiq task behind `opsapp.op.<run_type>`: runs the body only for a claimed run."""
+
+    async def run_operation(run_id: int, context: Context = TaskiqDepends()) -> None:
+        execution = middleware.execution_for(context.message)
+        if execution is None or not execution.should_execute or execution.ctx is None:
+            return None  # not claimed here (completed, running elsewhere, missing, untracked)
+        execution.result = await get_body(run_type)(execution.ctx)
+        return None
+
+    run_operation.__qualname__ = run_operation.__name__ = f"run_{run_type.replace('.', '_')}"
+    return run_operation

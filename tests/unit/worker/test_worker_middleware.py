@@ -1,0 +1,387 @@
+"""Run tracking through the in-memory broker, on SQLite and PostgreSQL: the middleware claims,
+heartbeats and completes runs; bodies never set status; no hook ever raises."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+
+import sqlalchemy as sa
+from taskiq.kicker import AsyncKicker
+
+from opsapp.models import OperationRun
+from opsapp.models.types import utcnow
+from opsapp.operations import lifecycle
+from opsapp.operations.results import RunResult
+from opsapp.worker.registry import RunContext, operation_task, task_name_for
+from tests.unit.worker.worker_helpers import UNIT_TYPE, UNIT_TYPE_2, load_run, notifications_of
+
+_T = OperationRun.__table__
+
+
+def _row(engine, run_id: int) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(_T).where(_T.c.id == run_id)).mappings().one())
+
+
+async def _kick(broker, run_id: int, run_type: str = UNIT_TYPE) -> None:
+    await (
+        AsyncKicker(task_name_for(run_type), broker, {})
+        .with_labels(operation_run_id=run_id)
+        .kiq(run_id)
+    )
+    await broker.wait_all()
+
+
+async def test_run_goes_queued_running_completed_with_body_context(engine, broker, start, people):
+    seen: dict = {}
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        row = _row(ctx.engine, ctx.run_id)
+        seen.update(status=row["status"], started=row["started_at"], ctx=ctx)
+        return RunResult(counts={"total": 2, "processed": 2, "created": 2})
+
+    run = await start(7)
+
+    tenant, user = people
+    assert seen["status"] == "running" and seen["started"] is not None
+    ctx = seen["ctx"]
+    assert (ctx.run_id, ctx.tenant_id, ctx.run_type, ctx.inputs) == (
+        run.id,
+        tenant.id,
+        UNIT_TYPE,
+        {"key": 7},
+    )
+    assert (run.status, run.outcome, run.attempts) == ("completed", "succeeded", 1)
+    assert run.summary_counts == {"total": 2, "processed": 2, "created": 2}
+    assert run.failures == []
+    assert run.started_at <= run.completed_at
+    titles = [n.title for n in notifications_of(engine, user.id)]
+    assert titles == [f"Unit {UNIT_TYPE} queued", f"Unit {UNIT_TYPE} succeeded"]
+
+
+async def test_item_failures_make_the_run_partially_succeeded(engine, broker, start):
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        result = RunResult(counts={"total": 3, "processed": 3, "created": 2})
+        result.fail_item("graph.forbidden", "Access denied to policy", item="policy-9")
+        return result
+
+    run = await start()
+
+    assert (run.status, run.outcome) == ("completed", "partially_succeeded")
+    assert run.summary_counts["failed"] == 1
+    assert run.failures == [
+        {
+            "code": "graph.forbidden",
+            "message": "Access denied to policy",
+            "count": 1,
+            "item": "policy-9",
+        }
+    ]
+
+
+async def test_body_exception_fails_the_run_with_a_sanitized_failure(engine, broker, start, people):
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        raise RuntimeError("db said password=hunter2 for postgresql://ops:s3cret@db/x")
+
+    run = await start()
+
+    assert (run.status, run.outcome) == ("completed", "failed")
+    [failure] = run.failures
+    assert failure["code"] == "internal.error"
+    assert "hunter2" not in str(run.failures) and "s3cret" not in str(run.failures)
+    assert failure["error_id"] in failure["message"]
+    last = notifications_of(engine, people[1].id)[-1]
+    assert last.level == "error" and "hunter2" not in last.body
+
+
+async def test_bad_counts_in_the_result_fail_the_run_not_the_worker(engine, broker, start):
+    calls = []
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        calls.append(ctx.inputs["key"])
+        if ctx.inputs["key"] == 1:
+            return RunResult(counts={"bananas": 3})
+        return RunResult(counts={"total": 1, "processed": 1})
+
+    bad = await start(1)
+    good = await start(2)  # the same worker goes on
+
+    assert (bad.status, bad.outcome) == ("completed", "failed")
+    assert bad.failures[0]["code"] == "internal.error"
+    assert "bananas" in bad.failures[0]["message"]
+    assert bad.summary_counts == {}
+    assert (good.outcome, calls) == ("succeeded", [1, 2])
+
+
+async def test_bad_counts_in_a_progress_report_fail_the_run(engine, broker, start):
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        await ctx.report_progress({"processed": -1})
+        return RunResult()
+
+    run = await start()
+
+    assert run.outcome == "failed" and run.failures[0]["code"] == "internal.error"
+
+
+async def test_a_body_returning_something_else_fails_the_run(engine, broker, start):
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext):
+        return {"total": 1}
+
+    run = await start()
+
+    assert run.outcome == "failed"
+    assert "not RunResult" in run.failures[0]["message"]
+
+
+async def test_redelivered_message_for_a_completed_run_is_a_noop(engine, broker, start):
+    calls = []
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        calls.append(ctx.run_id)
+        return RunResult(counts={"total": 1, "processed": 1})
+
+    run = await start()
+    before = _row(engine, run.id)
+
+    await _kick(broker, run.id)
+
+    assert calls == [run.id]
+    assert _row(engine, run.id) == before
+
+
+async def test_message_for_a_run_with_a_live_worker_is_skipped(engine, broker, start):
+    calls = []
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        calls.append(ctx.run_id)
+        return RunResult()
+
+    run = await start(wait=False)
+    await broker.wait_all()
+    # Put it back to running with a fresh heartbeat, as if another worker held it.
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(_T)
+            .where(_T.c.id == run.id)
+            .values(status="running", outcome="pending", completed_at=None, heartbeat_at=utcnow())
+        )
+    before = _row(engine, run.id)
+    calls.clear()
+
+    await _kick(broker, run.id)
+
+    assert calls == []
+    assert _row(engine, run.id) == before
+
+
+async def test_a_running_run_whose_worker_went_silent_is_taken_over(engine, broker, start, people):
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        return RunResult(counts={"total": 1, "processed": 1})
+
+    run = await start()
+    stale = utcnow() - timedelta(minutes=5)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(_T)
+            .where(_T.c.id == run.id)
+            .values(status="running", outcome="pending", completed_at=None, heartbeat_at=stale)
+        )
+
+    await _kick(broker, run.id)
+
+    again = load_run(engine, run.id)
+    assert (again.status, again.outcome, again.attempts) == ("completed", "succeeded", 2)
+
+
+async def test_message_for_a_missing_run_or_of_the_wrong_type_is_skipped(engine, broker, start):
+    calls = []
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        calls.append(ctx.run_id)
+        return RunResult()
+
+    await _kick(broker, 424242)
+    assert calls == []
+
+    @operation_task(UNIT_TYPE_2)
+    async def other(ctx: RunContext) -> RunResult:
+        calls.append(("other", ctx.run_id))
+        return RunResult()
+
+    run = await start(wait=False, run_type=UNIT_TYPE_2)
+    await broker.wait_all()
+    with engine.begin() as conn:  # back to queued, then a message naming the wrong task
+        conn.execute(
+            sa.update(_T).where(_T.c.id == run.id).values(status="queued", outcome="pending")
+        )
+    calls.clear()
+    await _kick(broker, run.id, run_type=UNIT_TYPE)
+    assert calls == []
+    assert load_run(engine, run.id).status == "queued"
+
+
+async def test_a_database_error_before_the_body_never_raises_and_skips_the_body(
+    engine, broker, start, monkeypatch, caplog
+):
+    calls = []
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        calls.append(ctx.run_id)
+        return RunResult()
+
+    run = await start(wait=False)
+    await broker.wait_all()
+    calls.clear()
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(_T).where(_T.c.id == run.id).values(status="queued", outcome="pending")
+        )
+
+    def broken(*_a, **_k):
+        raise sa.exc.OperationalError(
+            "SELECT", {}, Exception("connection to postgresql://u:pw@h failed")
+        )
+
+    monkeypatch.setattr("opsapp.worker.middleware._load_run", broken)
+    caplog.set_level(logging.ERROR, logger="opsapp.worker")
+    await _kick(broker, run.id)
+
+    assert calls == []
+    assert load_run(engine, run.id).status == "queued"  # untouched: the reaper settles it later
+    assert "could not claim" in caplog.text and "u:pw" not in caplog.text
+
+
+async def test_a_failure_after_the_claim_fails_the_run_instead_of_leaving_it_running(
+    engine, broker, start, monkeypatch
+):
+    calls = []
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        calls.append(ctx.run_id)
+        return RunResult()
+
+    def broken_context(*_a, **_k):
+        raise RuntimeError("cannot build context")
+
+    monkeypatch.setattr("opsapp.worker.middleware.RunContext", broken_context)
+    run = await start()
+
+    assert calls == []
+    assert (run.status, run.outcome) == ("completed", "failed")
+    assert run.failures[0]["code"] == "internal.error"
+
+
+async def test_a_broken_notifier_does_not_break_completion(engine, bodies, people):
+    from opsapp.operations.service import start_operation
+    from opsapp.worker.broker import build_broker
+    from opsapp.worker.dispatch import TaskiqDispatcher
+
+    class Exploding:
+        def run_queued(self, run):
+            pass
+
+        def run_completed(self, run):
+            raise RuntimeError("mail server down")
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        return RunResult(counts={"total": 1, "processed": 1})
+
+    broker = build_broker("memory", engine=engine, notifier=Exploding())
+    await broker.startup()
+    tenant, user = people
+    result = await start_operation(
+        run_type=UNIT_TYPE,
+        tenant_id=tenant.id,
+        user_id=user.id,
+        inputs={"key": 1},
+        dispatcher=TaskiqDispatcher(broker),
+        engine=engine,
+        notifier=Exploding(),
+    )
+    await broker.wait_all()
+    await broker.shutdown()
+
+    assert load_run(engine, result.run.id).outcome == "succeeded"
+
+
+async def test_heartbeats_are_written_while_the_body_runs(engine, broker, start):
+    beats = []
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        for _ in range(6):
+            await asyncio.sleep(0.06)
+            beats.append(_row(ctx.engine, ctx.run_id)["heartbeat_at"])
+        return RunResult()
+
+    run = await start()
+
+    assert len(set(beats)) >= 3, beats  # heartbeat every 0.05 s moved it several times
+    assert run.outcome == "succeeded"
+
+
+async def test_progress_writes_are_rate_limited_and_the_latest_counts_land(
+    engine, broker, start, monkeypatch
+):
+    writes = []
+    real = lifecycle.update_progress
+
+    def spy(run_id, counts, **kw):
+        writes.append(dict(counts))
+        return real(run_id, counts, **kw)
+
+    monkeypatch.setattr(lifecycle, "update_progress", spy)
+    stored = {}
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        began = time.monotonic()
+        for i in range(1, 51):
+            await ctx.report_progress({"total": 50, "processed": i})
+        stored["burst_writes"] = len(writes)
+        for _ in range(100):  # the deferred write lands once the 0.2 s interval has passed
+            await asyncio.sleep(0.02)
+            if _row(ctx.engine, ctx.run_id)["summary_counts"].get("processed") == 50:
+                break
+        stored["mid"] = _row(ctx.engine, ctx.run_id)["summary_counts"]
+        stored["mid_after"] = time.monotonic() - began
+        await ctx.report_progress({"total": 50, "processed": 50, "created": 1}, final=True)
+        stored["final"] = _row(ctx.engine, ctx.run_id)["summary_counts"]
+        return RunResult()  # no counts: the reported ones are kept
+
+    run = await start()
+
+    assert writes[0] == {"total": 50, "processed": 1}
+    assert stored["burst_writes"] == 1  # 49 reports inside the interval: none written at once
+    assert stored["mid"] == {"total": 50, "processed": 50} and stored["mid_after"] >= 0.19
+    assert len(writes) == 3, writes  # first, one deferred for the burst, the final one
+    assert stored["final"] == {"total": 50, "processed": 50, "created": 1}
+    assert run.summary_counts == {"total": 50, "processed": 50, "created": 1}
+
+
+async def test_a_system_run_notifies_nobody(engine, broker, start, people):
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        return RunResult(counts={"total": 1, "processed": 1})
+
+    run = await start(system=True)
+
+    assert (run.user_id, run.initiator_name, run.outcome) == (None, "System", "succeeded")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM notifications")).scalar() == 0
