@@ -200,7 +200,9 @@ def cmd_ops_show(args: argparse.Namespace) -> None:
 def cmd_ops_prune(args: argparse.Namespace) -> None:
     from opsapp.operations.retention import prune_job
 
-    _print_json(prune_job(older_than_days=args.older_than_days))
+    if args.older_than_days is not None and args.older_than_days < 1:
+        raise CliError("--older-than-days must be at least 1", EXIT_USAGE)
+    print(prune_job(older_than_days=args.older_than_days))
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

@@ -69,7 +69,9 @@ def prune_completed_runs(
     return total
 
 
-def prune_job(*, engine: Engine | None = None, now: datetime | None = None) -> str:
+def prune_job(
+    *, engine: Engine | None = None, now: datetime | None = None, older_than_days: int | None = None
+) -> str:
     """The scheduled pruning job: prune under the "operations.prune" lease, or return
     "skipped: already running" when another invocation holds it."""
     engine = engine or get_engine()
@@ -81,6 +83,7 @@ def prune_job(*, engine: Engine | None = None, now: datetime | None = None) -> s
         deleted = prune_completed_runs(
             engine=engine,
             now=now,
+            older_than_days=older_than_days,
             on_batch=lambda _n: locks.renew(engine, PRUNE_LOCK, holder, PRUNE_LOCK_TTL),
         )
     finally:

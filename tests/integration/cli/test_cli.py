@@ -300,3 +300,36 @@ def test_list_filters(cli):
     assert len(_runs(cli, "--initiator", "Oscar Operator")) == 1
     assert _runs(cli, "--initiator", "Olivia Owner") == []
     assert len(_json(cli("ops", "list", "--tenant", "contoso"))) == 1  # default: last 30 days
+
+
+def test_prune_deletes_only_expired_completed_runs(cli, db):
+    _, engine = db
+    cli(
+        "ops",
+        "start",
+        "directory_groups.sync",
+        "--tenant",
+        "contoso",
+        "--as",
+        "operator@opsapp.demo",
+    )
+    cli(
+        "ops",
+        "start",
+        "directory_groups.sync",
+        "--tenant",
+        "contoso",
+        "--as",
+        "operator@opsapp.demo",
+    )
+    with engine.begin() as conn:  # age the first run past the 90-day retention
+        conn.exec_driver_sql(
+            "UPDATE operation_runs SET completed_at = created_at - INTERVAL '100 days' WHERE id = "
+            "(SELECT MIN(id) FROM operation_runs)"
+            if engine.dialect.name == "postgresql"
+            else "UPDATE operation_runs SET completed_at = datetime(created_at, '-100 days') "
+            "WHERE id = (SELECT MIN(id) FROM operation_runs)"
+        )
+    out = cli("ops", "prune")
+    assert "pruned 1 runs" in out.stdout
+    assert len(_runs(cli)) == 1
