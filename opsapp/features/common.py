@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 from opsapp.db import session_scope
+from opsapp.features.graph_access import graph_for
 from opsapp.graph import GraphError
 from opsapp.models import Tenant
-from opsapp.models.types import utcnow
 from opsapp.operations.failures import make_failure
-
-log = logging.getLogger("opsapp.features")
 
 
 def load_tenant(ctx) -> Tenant:
@@ -25,10 +22,6 @@ def load_tenant(ctx) -> Tenant:
 def graph_failure(exc: GraphError, *, item: str | None = None) -> dict:
     """A stored failure from a GraphError (its message is already written to be shown)."""
     return make_failure(exc.code, exc.message, item=item)
-
-
-def now() -> datetime:
-    return utcnow()
 
 
 def parse_graph_datetime(value: object) -> datetime | None:
@@ -49,3 +42,16 @@ def parse_graph_datetime(value: object) -> datetime | None:
 
 def display_name(item: dict) -> str:
     return str(item.get("displayName") or item.get("name") or item.get("id") or "")[:400]
+
+
+async def run_sync_for_tenant(ctx, sync, **kwargs):
+    """The whole of a sync task: open the run's tenant Graph client and call `sync` with the
+    engine, client, tenant id and progress reporter (plus `kwargs`)."""
+    async with graph_for(load_tenant(ctx)) as graph:
+        return await sync(
+            engine=ctx.engine,
+            graph=graph,
+            tenant_id=ctx.tenant_id,
+            report_progress=ctx.report_progress,
+            **kwargs,
+        )

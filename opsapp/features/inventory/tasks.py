@@ -1,7 +1,6 @@
-"""inventory.sync task: thin — load the tenant, open its Graph client, call the service."""
+"""inventory.sync task: thin — the service does the work against the tenant's Graph."""
 
-from opsapp.features.common import load_tenant
-from opsapp.features.graph_access import graph_for
+from opsapp.features.common import run_sync_for_tenant
 from opsapp.features.inventory.service import sync_inventory
 from opsapp.operations.results import RunResult
 from opsapp.worker.registry import RunContext, operation_task
@@ -9,11 +8,4 @@ from opsapp.worker.registry import RunContext, operation_task
 
 @operation_task("inventory.sync")
 async def inventory_sync(ctx: RunContext) -> RunResult:
-    async with graph_for(load_tenant(ctx)) as graph:
-        return await sync_inventory(
-            engine=ctx.engine,
-            graph=graph,
-            tenant_id=ctx.tenant_id,
-            inputs=ctx.inputs,
-            report_progress=ctx.report_progress,
-        )
+    return await run_sync_for_tenant(ctx, sync_inventory, inputs=ctx.inputs)

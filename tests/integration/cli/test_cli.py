@@ -41,23 +41,17 @@ def _json(proc):
     return json.loads(proc.stdout)
 
 
+def _start(cli, run_type, as_email, **kwargs):
+    return cli("ops", "start", run_type, "--tenant", "contoso", "--as", as_email, **kwargs)
+
+
 def _runs(cli, *extra):
     return _json(cli("ops", "list", "--tenant", "contoso", "--since", "all", *extra))
 
 
 @pytest.mark.slow
 def test_start_runs_the_sync_in_process_and_prints_the_run(cli):
-    out = _json(
-        cli(
-            "ops",
-            "start",
-            "directory_groups.sync",
-            "--tenant",
-            "contoso",
-            "--as",
-            "operator@opsapp.demo",
-        )
-    )
+    out = _json(_start(cli, "directory_groups.sync", "operator@opsapp.demo"))
     run = out["run"]
     assert out["created"] is True
     assert (run["status"], run["outcome"], run["type"], run["tenant"]) == (
@@ -81,17 +75,7 @@ def test_start_runs_the_sync_in_process_and_prints_the_run(cli):
     shown = _json(cli("ops", "show", str(run["id"])))
     assert shown["summary_counts"] == run["summary_counts"]
 
-    again = _json(
-        cli(
-            "ops",
-            "start",
-            "directory_groups.sync",
-            "--tenant",
-            "contoso",
-            "--as",
-            "owner@opsapp.demo",
-        )
-    )
+    again = _json(_start(cli, "directory_groups.sync", "owner@opsapp.demo"))
     assert again["created"] is True and again["run"]["id"] != run["id"]
     assert again["run"]["summary_counts"]["unchanged"] == CONTOSO.size // 2
 
@@ -284,15 +268,7 @@ def test_a_secret_in_a_graph_error_body_never_reaches_the_database_or_output(cli
 
 
 def test_list_filters(cli):
-    cli(
-        "ops",
-        "start",
-        "directory_groups.sync",
-        "--tenant",
-        "contoso",
-        "--as",
-        "operator@opsapp.demo",
-    )
+    _start(cli, "directory_groups.sync", "operator@opsapp.demo")
     assert len(_runs(cli, "--type", "directory_groups.sync")) == 1
     assert _runs(cli, "--type", "policy.sync") == []
     assert len(_runs(cli, "--state", "succeeded")) == 1
@@ -304,24 +280,8 @@ def test_list_filters(cli):
 
 def test_prune_deletes_only_expired_completed_runs(cli, db):
     _, engine = db
-    cli(
-        "ops",
-        "start",
-        "directory_groups.sync",
-        "--tenant",
-        "contoso",
-        "--as",
-        "operator@opsapp.demo",
-    )
-    cli(
-        "ops",
-        "start",
-        "directory_groups.sync",
-        "--tenant",
-        "contoso",
-        "--as",
-        "operator@opsapp.demo",
-    )
+    _start(cli, "directory_groups.sync", "operator@opsapp.demo")
+    _start(cli, "directory_groups.sync", "operator@opsapp.demo")
     with engine.begin() as conn:  # age the first run past the 90-day retention
         conn.exec_driver_sql(
             "UPDATE operation_runs SET completed_at = created_at - INTERVAL '100 days' WHERE id = "
