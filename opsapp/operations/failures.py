@@ -68,13 +68,23 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Between the slashes of a resource path / item key ('deviceManagement/deviceCompliancePolicies/
+# <guid>/assignments', 'deviceCompliancePolicy/<guid>'): plain words, GUIDs, composite GUID ids.
+_PATH_SEGMENT = re.compile(
+    r"^(?:[A-Za-z]*|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"(?:_[0-9a-fA-F-]+)?)$"
+)
 # A raw payload dump: a JSON / dict-looking blob of any real size.
 _PAYLOAD = re.compile(r"[\[{][^\[\]{}]*[:\"'][^\[\]{}]*(?:[\[{].*[\]}])?[^\[\]{}]*[\]}]", re.S)
 
 
 def _redact_token(match: re.Match[str]) -> str:
     text = match.group(0)
-    return text if _GUID.match(text) else _REDACTED
+    if _GUID.match(text):
+        return text
+    if "/" in text and all(_PATH_SEGMENT.match(part) for part in text.split("/")):
+        return text  # a resource path with ids, not an opaque token
+    return _REDACTED
 
 
 def sanitize_text(text: Any, *, cap: int = MESSAGE_CAP, known_secrets: Iterable[str] = ()) -> str:

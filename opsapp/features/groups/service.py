@@ -21,7 +21,8 @@ def group_type(group: dict) -> str:
 async def sync_groups(
     *, engine: Engine, graph: GraphClient, tenant_id: int, report_progress
 ) -> RunResult:
-    """Observe every group. A listing that fails part-way fails the run and removes nothing."""
+    """Observe every group. A listing that fails part-way keeps what it observed and removes
+    nothing: partially succeeded when some groups were stored, failed when none were."""
     tally = Tally()
     t = DirectoryGroup.__table__
     known = load_known(engine, DirectoryGroup, where=[t.c.tenant_id == tenant_id])
@@ -46,6 +47,7 @@ async def sync_groups(
                 await report_progress(tally.counts)
     except GraphError as exc:
         await rec.flush()
+        tally.add("failed")
         return RunResult(counts=tally.counts, fatal=graph_failure(exc, item="groups"))
     await rec.finish()
     return RunResult(counts=tally.counts)

@@ -113,3 +113,15 @@ def test_unknown_codes_fall_back_and_duplicates_merge():
 def test_sanitizing_twice_changes_nothing(text):
     once = sanitize_text(text)
     assert sanitize_text(once) == once
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deviceCompliancePolicy/f0610e61-1b4d-4409-a7f8-000000000000",
+        "Graph returned 403 Forbidden for deviceManagement/deviceCompliancePolicies/"
+        "f0610e61-1b4d-4409-a7f8-000000000000/assignments",
+    ],
+)
+def test_resource_paths_with_ids_are_not_mistaken_for_tokens(text):
+    assert sanitize_text(text) == text
