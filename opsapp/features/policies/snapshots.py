@@ -81,7 +81,12 @@ def store_snapshots(
             policy.content_hash, policy.updated_at, policy.removed_at = digest, now, None
             session.add(policy)
             session.flush()
-            policy.current_version_id = _version_for(session, policy, snap, digest, now, run_id).id
+            version = (
+                _version_for(session, policy, snap, digest, now, run_id)
+                if existing
+                else _new_version(session, policy, snap, digest, now, run_id, number=1)
+            )
+            policy.current_version_id = version.id
             known[snap.graph_id] = Known(policy.id, digest, False)
             tally.add("updated" if existing else "created")
 
@@ -104,10 +109,23 @@ def _version_for(
         ).scalar()
         or 0
     )
+    return _new_version(session, policy, snap, digest, now, run_id, number=latest + 1)
+
+
+def _new_version(
+    session: Session,
+    policy: Policy,
+    snap: Snapshot,
+    digest: str,
+    now: datetime,
+    run_id: int | None,
+    *,
+    number: int,
+) -> PolicyVersion:
     version = PolicyVersion(
         policy_id=policy.id,
         tenant_id=policy.tenant_id,
-        version_number=latest + 1,
+        version_number=number,
         content_hash=digest,
         payload=snap.stored_payload,
         assignments=snap.assignments,
