@@ -293,3 +293,39 @@ def test_prune_deletes_only_expired_completed_runs(cli, db):
     out = cli("ops", "prune")
     assert "pruned 1 runs" in out.stdout
     assert len(_runs(cli)) == 1
+
+
+@pytest.mark.slow
+def test_demo_graph_command_serves_the_demo_graph_over_http(tmp_path):
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [*OPSAPP, "demo", "graph", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/{CONTOSO.entra_tenant_id}/oauth2/v2.0/token"
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": CONTOSO.client_id,
+            "client_secret": CONTOSO.client_secret,
+            "scope": "https://graph.microsoft.com/.default",
+        }
+        for _ in range(100):
+            try:
+                answer = httpx.post(url, data=form, timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert answer.status_code == 200 and answer.json()["token_type"] == "Bearer"
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait(timeout=10)
