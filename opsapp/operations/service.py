@@ -138,17 +138,26 @@ def ensure_run(
 
 
 def _resolve_initiator(
-    session: Session, op: OperationType, *, tenant_id: int, user_id: int | None, system: bool
-) -> tuple[int | None, str]:
-    if session.get(Tenant, tenant_id) is None:
-        raise NotFound()
-    if system:
-        return None, SYSTEM_INITIATOR
-    authorize(session, user_id=user_id, tenant_id=tenant_id, capability=op.capability)
-    if not op.user_startable:
-        raise Forbidden(f"{op.label} runs are started by the system, not by hand")
-    user = session.get(User, user_id)
-    return user_id, (user.display_name or user.email)
+    engine: Engine, op: OperationType, *, tenant_id: int, user_id: int | None, system: bool
+) -> tuple[int | None, str, str]:
+    """(initiator id, initiator name, tenant slug), or NotFound / Forbidden."""
+    with session_scope(engine) as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise NotFound()
+        if system:
+            return None, SYSTEM_INITIATOR, tenant.slug
+        authorize(session, user_id=user_id, tenant_id=tenant_id, capability=op.capability)
+        if not op.user_startable:
+            raise Forbidden(f"{op.label} runs are started by the system, not by hand")
+        user = session.get(User, user_id)
+        return user_id, (user.display_name or user.email), tenant.slug
+
+
+def _ensure_in_own_transaction(engine: Engine, **kwargs: Any) -> EnsureResult:
+    # Its own transaction whose first statement is the INSERT: SQLite must not upgrade a reader.
+    with session_scope(engine) as session:
+        return ensure_run(session, **kwargs)
 
 
 async def start_operation(
@@ -164,52 +173,56 @@ async def start_operation(
     system: bool = False,
 ) -> StartResult:
     """Authorize, ensure the run, commit, dispatch, notify. Raises NotFound / Forbidden /
-    InvalidInputs / UnknownOperationType before anything is created, DispatchFailed after."""
+    InvalidInputs / UnknownOperationType / OperationUnavailable before anything is created,
+    DispatchFailed after. Database work runs in threads: a locked SQLite file or a slow
+    database never stalls the caller's event loop (the Reflex backend's)."""
     engine = engine or get_engine()
     notifier = notifier or DatabaseNotifier(engine)
     op = get_type(run_type)
     normalised = op.identity.normalise(inputs)
-    # Reads and the insert use separate transactions: SQLite must not upgrade a stale reader.
-    with session_scope(engine) as session:
-        initiator_id, initiator_name = _resolve_initiator(
-            session, op, tenant_id=tenant_id, user_id=user_id, system=system
-        )
-        slug = session.get(Tenant, tenant_id).slug
+    initiator_id, initiator_name, slug = await asyncio.to_thread(
+        _resolve_initiator, engine, op, tenant_id=tenant_id, user_id=user_id, system=system
+    )
     if not dispatcher.supports(run_type):
         raise OperationUnavailable(f"{op.label} ({run_type}) is not available in this deployment")
-    with session_scope(engine) as session:
-        ensured = ensure_run(
-            session,
-            tenant_id=tenant_id,
-            run_type=run_type,
-            inputs=normalised,
-            user_id=initiator_id,
-            initiator_name=initiator_name,
-            context=context,
-        )
+    ensured = await asyncio.to_thread(
+        _ensure_in_own_transaction,
+        engine,
+        tenant_id=tenant_id,
+        run_type=run_type,
+        inputs=normalised,
+        user_id=initiator_id,
+        initiator_name=initiator_name,
+        context=context,
+    )
     for reaped_id in ensured.reaped_ids:
-        _notify_completed(engine, notifier, reaped_id)
+        await asyncio.to_thread(_notify_completed, engine, notifier, reaped_id)
     run, view_path = ensured.run, view_run_path(slug, ensured.run.id)
     if not ensured.created:
         return StartResult(run, False, view_path)
     try:
         await asyncio.wait_for(dispatcher.dispatch(run), get_settings().dispatch_timeout_seconds)
     except Exception as exc:  # the broker is down, stalled or refused: never leave a queued orphan
-        failure = failure_from_exception(exc, default_code="queue.dispatch_failed")
-        failure = make_failure(
-            "queue.dispatch_failed",
-            "The task queue did not accept the operation "
-            f"({type(exc).__name__}); nothing was started.",
-            error_id=failure.get("error_id"),
-        )
-        lifecycle.fail_run(run.id, failure, engine=engine)
-        failed = _notify_completed(engine, notifier, run.id)
+        failed = await asyncio.to_thread(_fail_dispatch, engine, notifier, run, exc)
         raise DispatchFailed(failed or run, view_path) from exc
     try:
-        notifier.run_queued(run)
+        await asyncio.to_thread(notifier.run_queued, run)
     except Exception:  # the run is queued and dispatched; a lost notification must not undo that
         log.exception("could not notify about queued run %s", run.id)
     return StartResult(run, True, view_path)
+
+
+def _fail_dispatch(
+    engine: Engine, notifier: Notifier, run: OperationRun, exc: Exception
+) -> OperationRun | None:
+    logged = failure_from_exception(exc, default_code="queue.dispatch_failed")  # logs, sanitized
+    failure = make_failure(
+        "queue.dispatch_failed",
+        f"The task queue did not accept the operation ({type(exc).__name__}); nothing was started.",
+        error_id=logged.get("error_id"),
+    )
+    lifecycle.fail_run(run.id, failure, engine=engine)
+    return _notify_completed(engine, notifier, run.id)
 
 
 def _notify_completed(engine: Engine, notifier: Notifier, run_id: int) -> OperationRun | None:

@@ -229,3 +229,48 @@ async def test_a_lost_active_run_is_reaped_instead_of_blocking_new_starts(engine
         "worker.lost",
     )
     assert any(n.operation_run_id == first.run.id and n.level == "error" for n in _notes(engine))
+
+
+async def test_a_locked_database_does_not_stall_the_callers_event_loop(engine):
+    import asyncio
+    import threading
+    import time
+
+    tenant = make_tenant(engine)
+    alice = make_user(engine, tenant=tenant)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_write_lock():
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("LOCK TABLE operation_runs IN EXCLUSIVE MODE")
+            locked.set()
+            release.wait(5)
+            conn.rollback()
+
+    holder = threading.Thread(target=hold_write_lock)
+    holder.start()
+    locked.wait(5)
+    gaps, stop = [], False
+
+    async def ticker():
+        last = time.monotonic()
+        while not stop:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    start = asyncio.create_task(_start(engine, tenant, alice))
+    await asyncio.sleep(0.5)  # the start waits on the lock meanwhile
+    assert not start.done()
+    release.set()
+    result = await start
+    stop = True
+    await tick
+    holder.join()
+    assert result.created
+    assert max(gaps) < 0.25, f"event loop stalled for {max(gaps):.2f} s"
