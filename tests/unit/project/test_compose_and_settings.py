@@ -7,6 +7,7 @@ import yaml
 
 from opsapp.cli import build_parser
 from opsapp.settings import Settings
+from opsapp.worker.config import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -34,7 +35,10 @@ def test_every_opsapp_command_in_compose_exists_in_the_cli():
 
 
 def test_every_opsapp_environment_variable_in_compose_is_a_setting():
-    known = {field.alias for field in Settings.model_fields.values()} | {"REFLEX_REDIS_URL"}
+    known = {
+        field.alias for model in (Settings, WorkerSettings) for field in model.model_fields.values()
+    }
+    known |= {"REFLEX_REDIS_URL"}
     env = _compose()["x-app"]["environment"]
     assert set(env) <= known, set(env) - known
     example = (ROOT / ".env.example").read_text()
