@@ -116,23 +116,23 @@ def ensure_run(
             .on_conflict_do_nothing(
                 index_elements=["tenant_id", "run_identity_hash"], index_where=ACTIVE_PREDICATE
             )
-            .returning(_T.c.id)
+            .returning(*_T.c)
         )
-        new_id = session.execute(stmt).scalar()
-        if new_id is not None:
-            return EnsureResult(session.get(OperationRun, new_id), True, tuple(reaped))
+        created = session.execute(stmt).first()
+        if created is not None:
+            return EnsureResult(OperationRun(**created._mapping), True, tuple(reaped))
         active = session.execute(
-            sa.select(_T.c.id).where(
+            sa.select(_T).where(
                 _T.c.tenant_id == tenant_id,
                 _T.c.run_identity_hash == run_hash,
                 _T.c.status.in_(("queued", "running")),
             )
-        ).scalar()
+        ).first()
         if active is None:
             continue  # it completed between our insert and select: try again
-        lost = reap_lost_runs(session.connection(), now=now, ids=[active])
+        lost = reap_lost_runs(session.connection(), now=now, ids=[active.id])
         if not lost:
-            return EnsureResult(session.get(OperationRun, active), False, tuple(reaped))
+            return EnsureResult(OperationRun(**active._mapping), False, tuple(reaped))
         reaped += lost
     raise RuntimeError("could not settle the active run for this identity")  # pragma: no cover
 
