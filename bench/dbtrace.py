@@ -13,6 +13,7 @@ exactly one per round trip (per simple Query, per extended-protocol Sync).
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import re
 import tempfile
@@ -55,6 +56,12 @@ def label(statement: str) -> str:
     return name
 
 
+# Which side a statement belongs to. Set by the benchmark around a start ("start") and around
+# the dispatch ("worker": the in-memory broker's task copies the context it is created in);
+# asyncio.to_thread carries it into the threads that do the database work.
+SIDE: contextvars.ContextVar[str | None] = contextvars.ContextVar("bench_side", default=None)
+
+
 @dataclass
 class StatementLog:
     engine: Engine
@@ -63,6 +70,9 @@ class StatementLog:
     _fresh: set[int] = field(default_factory=set)
 
     def _side(self) -> str:
+        side = SIDE.get()
+        if side is not None:
+            return side
         return "start" if threading.get_ident() == self._main else "worker"
 
     def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:

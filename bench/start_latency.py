@@ -43,7 +43,7 @@ from bench.common import (
     summary_ms,
     write_section,
 )
-from bench.dbtrace import StatementLog, WireTrace
+from bench.dbtrace import SIDE, StatementLog, WireTrace
 from opsapp.db import get_engine
 from opsapp.migrate import upgrade
 from opsapp.models import OperationRun
@@ -121,10 +121,29 @@ def _active(engine) -> int:
 
 
 # -- lifecycle round trips ---------------------------------------------------------------------
+class _WorkerSideDispatcher(TaskiqDispatcher):
+    """Tasks created while dispatching inherit SIDE="worker"; the start itself is "start"."""
+
+    async def dispatch(self, run) -> None:
+        token = SIDE.set("worker")
+        try:
+            await super().dispatch(run)
+        finally:
+            SIDE.reset(token)
+
+
+async def _traced_start(engine, dispatcher, people) -> int:
+    token = SIDE.set("start")
+    try:
+        return await start(engine, dispatcher, people)
+    finally:
+        SIDE.reset(token)
+
+
 async def lifecycle_trace(engine, people, *, wire: bool) -> dict:
     """One start and its execution by the embedded worker, every round trip recorded."""
     async with embedded_worker(engine=engine, maintenance=False) as broker:
-        dispatcher, drain = TaskiqDispatcher(broker), _drainer(broker)
+        dispatcher, drain = _WorkerSideDispatcher(broker), _drainer(broker)
         wire_trace = WireTrace(engine) if wire else None
         if wire_trace:
             wire_trace.__enter__()
@@ -134,7 +153,7 @@ async def lifecycle_trace(engine, people, *, wire: bool) -> dict:
                 await drain()
             with StatementLog(engine) as log:
                 before = wire_trace.round_trips() if wire_trace else 0
-                await start(engine, dispatcher, people)
+                await _traced_start(engine, dispatcher, people)
                 await drain()
                 wire_count = (wire_trace.round_trips() - before) if wire_trace else None
         finally:
@@ -409,7 +428,7 @@ def main() -> None:
         "",
         "One start and its execution by the worker (run-tracking middleware), after warm-up; "
         "counted with SQLAlchemy events (`before_cursor_execute`, begin/commit/rollback, pool "
-        "checkout pre-pings), `start` = the caller's thread, `worker` = the worker's threads. "
+        "checkout pre-pings), `start` = the start call (its database work runs in threads), `worker` = the task's execution. "
         "On PostgreSQL the total is checked against the libpq protocol trace.",
         "",
         *lifecycle_table({"SQLite": lite["trace"], "PostgreSQL": pg["trace"]}),
