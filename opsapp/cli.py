@@ -69,7 +69,7 @@ def cmd_demo_seed(args: argparse.Namespace) -> None:
 def cmd_demo_graph(args: argparse.Namespace) -> None:
     from opsapp.graph.demo.server import serve
 
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, log_level=args.log_level)
 
 
 def cmd_tenants_create(args: argparse.Namespace) -> None:
@@ -250,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(demo, "graph", cmd_demo_graph, "serve the demo Graph over HTTP")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="'warning' hides the per-request access log",
+    )
 
     tenants = groups.add_parser("tenants", help="tenants").add_subparsers(dest="cmd", required=True)
     p = _add(tenants, "create", cmd_tenants_create, "create a tenant")
