@@ -7,11 +7,12 @@ body, a header or an exception text — so it can go straight into ``OperationRu
 
 from __future__ import annotations
 
-import re
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import httpx
+
+from opsapp.redaction import sanitize_text
 
 THROTTLED = "graph.throttled"
 FORBIDDEN = "graph.forbidden"
@@ -37,26 +38,11 @@ MAX_MESSAGE_CHARS = 300
 _MAX_PATH_CHARS = 160
 _VERSION_SEGMENTS = ("v1.0", "beta")
 
-# Defence in depth: messages never embed bodies, but a path is server-influenced (nextLink),
-# so anything token-shaped is masked before it can reach a message.
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)bearer\s+\S+"),
-    re.compile(r"eyJ[\w-]{6,}\.[\w-]{6,}\.[\w-]*"),  # JWT
-    re.compile(r"(?i)(client_secret|password|access_token|secret)\s*[=:]\s*\S+"),
-)
-_BLOB = re.compile(r"[A-Za-z0-9~_.+=-]{40,}")  # long opaque strings: secrets, tokens
-_ID_LIKE = re.compile(r"[0-9a-fA-F_-]+")  # GUIDs and composite GUID ids stay readable
-
-
-def _mask_blob(match: re.Match[str]) -> str:
-    return match.group(0) if _ID_LIKE.fullmatch(match.group(0)) else "[redacted]"
-
 
 def redact(text: str) -> str:
-    """Mask token-, JWT- and secret-shaped substrings in ``text``."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub("[redacted]", text)
-    return _BLOB.sub(_mask_blob, text)
+    """Mask token-, JWT- and secret-shaped substrings in ``text`` (defence in depth: messages
+    never embed bodies, but a path is server-influenced). The project's one sanitizer."""
+    return sanitize_text(text, cap=max(len(text), 1))
 
 
 def resource_label(path_or_url: str) -> str:

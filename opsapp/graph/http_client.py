@@ -113,9 +113,7 @@ class HttpGraphClient(GraphConveniences):
         page_size: int | None = None,
     ) -> AsyncIterator[Json]:
         """Stream a collection across ``@odata.nextLink`` pages, holding one page at a time."""
-        query: dict[str, Any] = dict(params or {})
-        if select:
-            query["$select"] = ",".join(select)
+        query = _query(params, select)
         if page_size:
             query["$top"] = page_size
         url: str | None = path
@@ -137,9 +135,7 @@ class HttpGraphClient(GraphConveniences):
         api_version: str = "beta",
     ) -> Json:
         """GET one resource as a JSON object."""
-        query: dict[str, Any] = dict(params or {})
-        if select:
-            query["$select"] = ",".join(select)
+        query = _query(params, select)
         response = await self._request("GET", path, params=query, api_version=api_version)
         return json_object(response, path=path)
 
@@ -198,3 +194,10 @@ def make_graph_client(
         transport=transport,
         **opts,
     )
+
+
+def _query(params: Params | None, select: Sequence[str] | None) -> dict[str, Any]:
+    query: dict[str, Any] = dict(params or {})
+    if select:
+        query["$select"] = ",".join(select)
+    return query
