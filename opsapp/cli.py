@@ -64,6 +64,11 @@ def cmd_demo_seed(args: argparse.Namespace) -> None:
         print(
             f"user    {user['email']:<28} password {shown:<24} {user['role']} in {user['tenant']}"
         )
+    history = result.get("history") or {}
+    if history.get("skipped"):
+        print(f"history not seeded ({history['skipped']})")
+    else:
+        print(f"history {history.get('runs', 0)} completed demo runs over the last 30 days")
 
 
 def cmd_demo_graph(args: argparse.Namespace) -> None:

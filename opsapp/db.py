@@ -24,10 +24,16 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.close()
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """Return the (cached) engine for `url`, defaulting to the configured DATABASE_URL."""
-    url = url or get_settings().database_url
+    """Return the (cached) engine for `url`, defaulting to the configured DATABASE_URL.
+
+    The default is resolved on every call, then cached by URL: a changed DATABASE_URL (tests,
+    a reloaded settings object) never gets the engine of the previous one."""
+    return _engine_for(url or get_settings().database_url)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)

@@ -1,4 +1,5 @@
-"""Demo data for the embedded default: the demo Graph's tenants and a few users per role.
+"""Demo data for the embedded default: the demo Graph's tenants, a few users per role and a
+month of completed runs (opsapp.demo_history) so Monitoring is not empty on a fresh demo.
 
 Idempotent: running it again creates what is missing and changes nothing else. The passwords
 are fixed demo values (printed by `opsapp demo seed`) — for a local demo only.
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from opsapp.db import session_scope
+from opsapp.demo_history import seed_demo_history
 from opsapp.graph.demo.tenants import DEMO_TENANTS
 from opsapp.models import ProviderKind, Role
 from opsapp.tenancy import (
@@ -37,7 +39,8 @@ DEMO_USERS: tuple[tuple[str, str, str, dict[str, Role]], ...] = (
 
 
 def seed_demo(engine: Engine | None = None) -> dict[str, Any]:
-    """Create the demo tenants and users; return what exists (passwords included for the demo)."""
+    """Create the demo tenants and users, then their run history; return what exists (passwords
+    included for the demo) and, under "history", what seed_demo_history did."""
     tenants, users = [], []
     with session_scope(engine) as session:
         by_slug = {}
@@ -77,4 +80,5 @@ def seed_demo(engine: Engine | None = None) -> dict[str, Any]:
                         "created": created,
                     }
                 )
-    return {"tenants": tenants, "users": users}
+    history = seed_demo_history(engine)
+    return {"tenants": tenants, "users": users, "history": history}

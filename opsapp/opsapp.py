@@ -7,15 +7,64 @@ import reflex as rx
 # Registers every table on SQLModel.metadata before Reflex's start-up schema check compares it with
 # the database; without it that check would see no tables and report a bogus "schema change".
 import opsapp.models  # noqa: F401
-from opsapp.ui import routes
-from opsapp.ui.pages import home
+from opsapp.ui import nav, routes
+from opsapp.ui.layout import PRODUCT_NAME
+from opsapp.ui.pages import (
+    dashboard,
+    groups,
+    home,
+    inventory,
+    login,
+    operation_detail,
+    operations,
+    policies,
+    policy_detail,
+)
 from opsapp.worker.embedded import app_lifespan
 
 app = rx.App(
     html_lang="en",
     head_components=[rx.el.link(rel="icon", type="image/svg+xml", href="/favicon.svg")],
+    toaster=rx.toast.provider(position="bottom-right", close_button=True, rich_colors=True),
 )
 # Memory broker: operations run inside this backend; redis: separate taskiq workers run them.
 app.register_lifespan_task(app_lifespan)
 
-app.add_page(home.home, route=routes.HOME, title=home.TITLE, description=home.DESCRIPTION)
+
+def _title(label: str) -> str:
+    return f"{label} · {PRODUCT_NAME}"
+
+
+app.add_page(
+    home.home,
+    route=routes.HOME,
+    title=home.TITLE,
+    description=home.DESCRIPTION,
+    on_load=home.HomeState.load,
+)
+app.add_page(login.login, route=routes.LOGIN, title=login.TITLE, on_load=login.SignInState.load)
+
+_TENANT_PAGES = (
+    (nav.DASHBOARD, dashboard.dashboard, dashboard.TenantDashboardState.load),
+    (nav.INVENTORY, inventory.inventory, inventory.InventoryLandingState.load),
+    (nav.POLICIES, policies.policies, policies.PolicyListState.load),
+    (nav.GROUPS, groups.groups, groups.GroupListState.load),
+    (nav.OPERATIONS, operations.operations, operations.OperationsListState.load),
+)
+for item, page, on_load in _TENANT_PAGES:
+    app.add_page(
+        page, route=routes.tenant_route(item.segment), title=_title(item.label), on_load=on_load
+    )
+
+app.add_page(
+    policy_detail.policy_detail,
+    route=routes.POLICY_DETAIL,
+    title=_title("Policy"),
+    on_load=policy_detail.PolicyDetailState.load,
+)
+app.add_page(
+    operation_detail.operation_detail,
+    route=routes.RUN_DETAIL,
+    title=_title("Run"),
+    on_load=operation_detail.OperationDetailState.load,
+)

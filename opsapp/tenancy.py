@@ -7,10 +7,17 @@ import re
 from sqlmodel import Session, select
 
 from opsapp.models import Membership, ProviderKind, Role, Tenant, User
+from opsapp.operations.access import NotFound, role_in_tenant
 from opsapp.security import encrypt_secret, hash_password
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ROLE_LABELS: dict[Role, str] = {
+    Role.owner: "Owner",
+    Role.manager: "Manager",
+    Role.operator: "Operator",
+    Role.readonly: "Read-only",
+}
 
 
 class TenancyError(ValueError):
@@ -91,3 +98,34 @@ def set_membership(session: Session, *, tenant: Tenant, user: User, role: Role |
         membership.role = role.value
     session.flush()
     return membership
+
+
+def user_tenants(session: Session, *, user_id: int) -> list[dict]:
+    """The tenants `user_id` is a member of, sorted by name:
+    [{"id", "slug", "name", "role", "role_label"}]."""
+    rows = session.exec(
+        select(Tenant, Membership.role)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Tenant.name, Tenant.id)
+    ).all()
+    return [
+        {
+            "id": tenant.id,
+            "slug": tenant.slug,
+            "name": tenant.name,
+            "role": Role(role).value,
+            "role_label": ROLE_LABELS[Role(role)],
+        }
+        for tenant, role in rows
+    ]
+
+
+def tenant_for_member(session: Session, *, user_id: int | None, slug: str) -> tuple[Tenant, Role]:
+    """The tenant with `slug` and the user's role in it. An unknown slug and a tenant the user is
+    not a member of raise the same NotFound, so a stranger cannot learn which tenants exist."""
+    tenant = get_tenant_by_slug(session, slug) if slug else None
+    role = role_in_tenant(session, user_id=user_id, tenant_id=tenant.id) if tenant else None
+    if tenant is None or role is None:
+        raise NotFound()
+    return tenant, role

@@ -23,6 +23,8 @@ TABLES = (
     "notifications",
     "operation_runs",
     "memberships",
+    "user_sessions",
+    "sign_in_attempts",
     "users",
     "tenants",
     "job_locks",

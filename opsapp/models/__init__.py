@@ -1,5 +1,6 @@
 """All tables; importing this package registers them on SQLModel.metadata."""
 
+from opsapp.models.auth import SignInAttempt, UserSession
 from opsapp.models.groups import DirectoryGroup
 from opsapp.models.inventory import InventoryItem
 from opsapp.models.locks import JobLock
@@ -19,6 +20,8 @@ __all__ = [
     "OperationRun",
     "ProviderKind",
     "Role",
+    "SignInAttempt",
     "Tenant",
     "User",
+    "UserSession",
 ]

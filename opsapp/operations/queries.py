@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -12,12 +14,23 @@ from sqlmodel import Session, select
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations.catalog import OPERATION_TYPES
+from opsapp.operations.serialize import run_to_dict
 from opsapp.operations.status import STATE_BUCKETS
+from opsapp.paging import Page, paginate
 
 DEFAULT_WINDOW = timedelta(days=30)
 MAX_PAGE_SIZE = 200
 _SINCE_RE = re.compile(r"^(\d{1,4})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# The Monitoring page's time ranges (URL value → label); "30d" is the default window.
+RANGES: dict[str, str] = {
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "all": "All time",
+}
+DEFAULT_RANGE = "30d"
 
 
 class InvalidFilter(ValueError):
@@ -41,11 +54,16 @@ class RunFilters:
     limit: int = 50
     offset: int = 0
 
-    def validated(self) -> RunFilters:
+    def validated_choices(self) -> RunFilters:
+        """Check type and state only (paged lists ignore limit and offset)."""
         if self.type and self.type not in OPERATION_TYPES:
             raise InvalidFilter(f"unknown operation type '{self.type}'")
         if self.state and self.state not in STATE_BUCKETS:
             raise InvalidFilter(f"state must be one of: {', '.join(STATE_BUCKETS)}")
+        return self
+
+    def validated(self) -> RunFilters:
+        self.validated_choices()
         if not 1 <= self.limit <= MAX_PAGE_SIZE:
             raise InvalidFilter(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         if self.offset < 0:
@@ -60,16 +78,9 @@ def _state_clause(state: str):
     return sa.and_(t.status == "completed", t.outcome == state)
 
 
-def list_runs(
-    session: Session,
-    *,
-    tenant_id: int,
-    filters: RunFilters = RunFilters(),
-    now: datetime | None = None,
-) -> list[OperationRun]:
+def _runs_query(tenant_id: int, f: RunFilters, now: datetime | None):
     """Runs of one tenant, newest first. Served by (tenant_id, created_at) or
     (tenant_id, type, created_at); the other filters ride on that ordered index scan."""
-    f = filters.validated()
     t = OperationRun
     query = select(t).where(t.tenant_id == tenant_id)
     if f.since is not None:
@@ -80,8 +91,43 @@ def list_runs(
         query = query.where(_state_clause(f.state))
     if f.initiator:
         query = query.where(t.initiator_name == f.initiator)
-    query = query.order_by(t.created_at.desc(), t.id.desc()).limit(f.limit).offset(f.offset)
+    return query.order_by(t.created_at.desc(), t.id.desc())
+
+
+def list_runs(
+    session: Session,
+    *,
+    tenant_id: int,
+    filters: RunFilters = RunFilters(),
+    now: datetime | None = None,
+) -> list[OperationRun]:
+    """A window (limit / offset) of the filtered runs, newest first (the CLI's listing)."""
+    f = filters.validated()
+    query = _runs_query(tenant_id, f, now).limit(f.limit).offset(f.offset)
     return list(session.exec(query))
+
+
+def list_runs_page(
+    session: Session,
+    *,
+    tenant_id: int,
+    tenant_slug: str,
+    filters: RunFilters,
+    page: int = 1,
+    page_size: int = 25,
+    now: datetime | None = None,
+) -> Page:
+    """One page of serialized runs for Monitoring. Never counts: the runs table is the big one,
+    so has_next comes from reading one row more (filters.limit / offset are ignored)."""
+    query = _runs_query(tenant_id, filters.validated_choices(), now)
+    return paginate(
+        session,
+        query,
+        page=page,
+        page_size=page_size,
+        count=False,
+        row=lambda run: run_to_dict(run, tenant_slug=tenant_slug),
+    )
 
 
 def initiators(session: Session, *, tenant_id: int, since: timedelta = DEFAULT_WINDOW) -> list[str]:
@@ -95,3 +141,44 @@ def initiators(session: Session, *, tenant_id: int, since: timedelta = DEFAULT_W
         .limit(200)
     )
     return list(session.exec(query))
+
+
+def filter_choices(session: Session, *, tenant_id: int) -> dict[str, list]:
+    """Options of the Monitoring filters (initiators: those of the last 30 days)."""
+    return {
+        "types": [{"value": key, "label": op.label} for key, op in OPERATION_TYPES.items()],
+        "states": [{"value": key, "label": label} for key, label in STATE_BUCKETS.items()],
+        "ranges": [{"value": key, "label": label} for key, label in RANGES.items()],
+        "initiators": initiators(session, tenant_id=tenant_id),
+    }
+
+
+def _param(params: Mapping[str, Any], key: str) -> str:
+    value = params.get(key)
+    if isinstance(value, list | tuple):  # a repeated query parameter: the first one counts
+        value = value[0] if value else None
+    return str(value).strip() if value is not None else ""
+
+
+def parse_filters(params: Mapping[str, Any]) -> tuple[RunFilters, list[str]]:
+    """URL query values (type, state, range, initiator) → RunFilters. Unusable values are
+    dropped and described in the returned messages; a hand-edited URL never breaks the page."""
+    errors: list[str] = []
+    run_type, state = _param(params, "type"), _param(params, "state")
+    range_key, initiator = _param(params, "range") or DEFAULT_RANGE, _param(params, "initiator")
+    if run_type and run_type not in OPERATION_TYPES:
+        errors.append(f"Unknown operation type '{run_type[:64]}' — showing all types")
+        run_type = ""
+    if state and state not in STATE_BUCKETS:
+        errors.append(f"Unknown state '{state[:64]}' — showing all states")
+        state = ""
+    if range_key not in RANGES:
+        errors.append(f"Unknown time range '{range_key[:64]}' — showing the last 30 days")
+        range_key = DEFAULT_RANGE
+    filters = RunFilters(
+        type=run_type or None,
+        state=state or None,
+        since=None if range_key == "all" else parse_since(range_key),
+        initiator=initiator[:200] or None,
+    )
+    return filters, errors

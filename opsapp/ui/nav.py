@@ -1,7 +1,8 @@
 """The one navigation source: sidebar groups, their entries and the tenant page each opens.
 
 `segment` is the path below `/t/<tenant_slug>/`; routes.tenant_route(segment) is the page's route
-and routes.tenant_href(slug, segment) its link, so a page added here needs no second list.
+and routes.tenant_href(slug, segment) its link, so a page added here needs no second list. Only
+sections that exist are listed: a section lands here together with its page (no inert entries).
 """
 
 from __future__ import annotations
@@ -23,81 +24,27 @@ class NavGroup:
     items: tuple[NavItem, ...]
 
 
+DASHBOARD = NavItem(
+    "Dashboard", "layout_dashboard", "", "Counts, last syncs, active runs and recent failures."
+)
+INVENTORY = NavItem(
+    "Inventory", "boxes", "inventory", "The last observed catalog of Intune objects."
+)
+POLICIES = NavItem(
+    "Policies", "shield_check", "policies", "Supported policies and their captured versions."
+)
+GROUPS = NavItem("Groups", "users", "directory/groups", "Entra groups and their member counts.")
+OPERATIONS = NavItem(
+    "Operations",
+    "activity",
+    "operations",
+    "Every tracked run with its status, progress, counts and failures.",
+)
+
 NAV: tuple[NavGroup, ...] = (
-    NavGroup(
-        "Tenant",
-        (
-            NavItem(
-                "Dashboard",
-                "layout_dashboard",
-                "",
-                "Counts, last syncs, active runs and recent failures.",
-            ),
-            NavItem(
-                "Inventory",
-                "boxes",
-                "inventory",
-                "The last observed catalog of Intune objects.",
-            ),
-            NavItem(
-                "Policies",
-                "shield_check",
-                "policies",
-                "Supported policies and their captured versions.",
-            ),
-        ),
-    ),
-    NavGroup(
-        "Directory",
-        (
-            NavItem(
-                "Groups",
-                "users",
-                "directory/groups",
-                "Entra groups and their member counts.",
-            ),
-        ),
-    ),
-    NavGroup(
-        "Drift & backup",
-        (
-            NavItem(
-                "Drift",
-                "git_compare",
-                "drift",
-                "Differences between a baseline and the current configuration.",
-            ),
-            NavItem(
-                "Backup sets",
-                "archive",
-                "backup-sets",
-                "Named sets of captured policy versions.",
-            ),
-            NavItem(
-                "Backup schedules",
-                "calendar_clock",
-                "backup-schedules",
-                "Recurring backups with retention.",
-            ),
-            NavItem(
-                "Restore",
-                "rotate_ccw",
-                "restore",
-                "Preview and restore items from a backup set.",
-            ),
-        ),
-    ),
-    NavGroup(
-        "Monitoring",
-        (
-            NavItem(
-                "Operations",
-                "activity",
-                "operations",
-                "Every tracked run with its status, progress, counts and failures.",
-            ),
-        ),
-    ),
+    NavGroup("Tenant", (DASHBOARD, INVENTORY, POLICIES)),
+    NavGroup("Directory", (GROUPS,)),
+    NavGroup("Monitoring", (OPERATIONS,)),
 )
 
 

@@ -1,4 +1,5 @@
-"""Maintenance jobs: reap lost runs (every minute and at worker start) and prune old runs (daily).
+"""Maintenance jobs: reap lost runs (every minute and at worker start) and prune old runs, expired
+sign-in sessions and old sign-in attempts (daily).
 
 Both are idempotent and safe to run from several processes at once: the reaper's guarded UPDATE
 completes each lost run exactly once, and pruning holds the "operations.prune" lease.
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from opsapp import locks
+from opsapp.auth import prune_sign_in_records
 from opsapp.db import get_engine
 from opsapp.models import OperationRun
 from opsapp.operations.notifications import DatabaseNotifier, Notifier
@@ -54,5 +56,11 @@ def reap_lost_runs_job(
 
 
 def prune_runs_job(*, engine: Engine | None = None) -> str:
-    """The retention job (see opsapp.operations.retention.prune_job)."""
+    """The retention job (see opsapp.operations.retention.prune_job); also drops expired sign-in
+    sessions and old sign-in attempts (housekeeping: a failure there is logged, not raised)."""
+    try:
+        deleted = prune_sign_in_records(engine=engine)
+        log.info("pruned %d expired sign-in session(s) and old attempt(s)", deleted)
+    except Exception:  # housekeeping only
+        log.exception("could not prune sign-in records")
     return prune_job(engine=engine)
