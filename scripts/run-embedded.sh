@@ -26,6 +26,10 @@ fi
 
 "$BIN/opsapp" db upgrade
 "$BIN/opsapp" demo seed
+echo
+echo "opsapp starts at http://localhost:${PORT} — sign in with one of the demo users above"
+echo "(the first start builds the frontend; that takes a minute)."
+echo
 
 # `reflex run --env prod` initializes .web/ by itself when it is missing (or was built by another
 # Reflex version), installs the frontend packages from reflex.lock/ and builds the bundle, then

@@ -11,7 +11,7 @@ from opsapp.ui.state.notifications import POLL_MS, NotificationsState
 
 def _item(item: rx.Var) -> rx.Component:
     return rx.hstack(
-        level_icon(item["level"]),
+        rx.box(level_icon(item["level"]), flex_shrink="0", padding_top="2px"),
         rx.vstack(
             rx.text(item["title"], size="2", weight=rx.cond(item["read"], "regular", "bold")),
             rx.text(item["body"], size="1", color=rx.color("gray", 11)),
