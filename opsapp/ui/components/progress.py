@@ -13,7 +13,7 @@ def run_progress(run: rx.Var, *, width: str = "140px") -> rx.Component:
     return rx.cond(
         run["is_active"],
         rx.cond(
-            pct.is_not_none(),
+            pct.is_not_none() & (pct.to(int) < 100),  # a total that only grows: no fake 100 %
             rx.hstack(
                 rx.progress(value=pct.to(int), width=width, size="1"),
                 rx.text(pct.to(str) + "%", size="1", color=rx.color("gray", 11)),

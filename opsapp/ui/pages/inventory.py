@@ -3,7 +3,6 @@ sort, paging — and "Sync now"."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import ClassVar
 
 import reflex as rx
@@ -11,56 +10,28 @@ import reflex as rx
 from opsapp.db import session_scope
 from opsapp.features.inventory.queries import inventory_type_choices, list_inventory_items
 from opsapp.paging import Page
-from opsapp.ui.components.page import empty_state, page_header
-from opsapp.ui.components.runs import run_watcher, start_button
-from opsapp.ui.components.table import Column, data_table, list_toolbar
+from opsapp.ui.components.synced_list import SyncedListPage, synced_list_page
+from opsapp.ui.components.table import Column
 from opsapp.ui.components.times import relative_time
-from opsapp.ui.layout import tenant_layout
-from opsapp.ui.state.lists import ALL, ListState
-from opsapp.ui.state.tenant import TenantContext, TenantState
-
-RUN_TYPE = "inventory.sync"
+from opsapp.ui.state.synced_list import SyncedListState
+from opsapp.ui.state.tenant import TenantState
 
 
-def _fetch(tenant_id: int, policy_type: str | None, args: dict) -> Page:
-    with session_scope() as session:
-        return list_inventory_items(session, tenant_id=tenant_id, policy_type=policy_type, **args)
-
-
-class InventoryLandingState(ListState, TenantState):
-    type_choices: list[dict[str, str]] = inventory_type_choices()
+class InventoryLandingState(SyncedListState, TenantState):
+    run_type: ClassVar[str] = "inventory.sync"
     sort_keys: ClassVar[tuple[str, ...]] = (
         "display_name",
         "policy_type",
         "last_modified",
         "observed_at",
     )
+    type_choices: list[dict[str, str]] = inventory_type_choices()
 
-    @rx.event
-    async def load(self):
-        ctx = await self._guard()
-        if not isinstance(ctx, TenantContext):
-            return ctx
-        await self._watch_active(ctx, RUN_TYPE)
-        self._read_query()
-        valid = {c["value"] for c in self.type_choices}
-        if self.type_filter not in valid:
-            self.type_filter = ALL
-        policy_type = None if self.type_filter == ALL else self.type_filter
-        self._show(await asyncio.to_thread(_fetch, ctx.tenant_id, policy_type, self._list_args()))
-
-    @rx.event
-    async def sync_now(self):
-        async for update in self._start(RUN_TYPE):
-            yield update
-
-
-COLUMNS = [
-    Column("Name", "display_name"),
-    Column("Type", "policy_type"),
-    Column("Last modified", "last_modified"),
-    Column("Observed", "observed_at"),
-]
+    def _fetch(self, tenant_id: int, type_value: str | None, args: dict) -> Page:
+        with session_scope() as session:
+            return list_inventory_items(
+                session, tenant_id=tenant_id, policy_type=type_value, **args
+            )
 
 
 def _row(item: rx.Var) -> rx.Component:
@@ -78,40 +49,24 @@ def _row(item: rx.Var) -> rx.Component:
     )
 
 
-def _empty() -> rx.Component:
-    return rx.cond(
-        (InventoryLandingState.search != "") | (InventoryLandingState.type_filter != ALL),
-        empty_state("search_x", "No matching items", "Try another search or clear the filters."),
-        empty_state(
-            "boxes",
-            "No inventory yet",
-            rx.cond(
-                TenantState.can_start,
-                "Run an inventory sync to read this tenant's Intune objects.",
-                "An operator or owner can run an inventory sync to fill this page.",
-            ),
-        ),
-    )
+PAGE = SyncedListPage(
+    title="Inventory",
+    subtitle="The last observed catalog of Intune objects in this tenant.",
+    start_label="Sync now",
+    run_label="Inventory sync",
+    type_label="types",
+    empty_icon="boxes",
+    empty_title="No inventory yet",
+    empty_text="An inventory sync reads this tenant's Intune objects.",
+    columns=[
+        Column("Name", "display_name"),
+        Column("Type", "policy_type"),
+        Column("Last modified", "last_modified"),
+        Column("Observed", "observed_at"),
+    ],
+    render_row=_row,
+)
 
 
 def inventory() -> rx.Component:
-    s = InventoryLandingState
-    return tenant_layout(
-        rx.vstack(
-            page_header(
-                "Inventory",
-                "The last observed catalog of Intune objects in this tenant.",
-                start_button(
-                    "Sync now",
-                    s.sync_now,
-                    busy=TenantState.starting == RUN_TYPE,
-                    visible=TenantState.can_start,
-                ),
-            ),
-            run_watcher(s, RUN_TYPE, "Inventory sync"),
-            list_toolbar(s, "Search by name", s.type_choices, "types"),
-            data_table(s, COLUMNS, _row, empty=_empty()),
-            width="100%",
-            spacing="0",
-        )
-    )
+    return synced_list_page(InventoryLandingState, PAGE)

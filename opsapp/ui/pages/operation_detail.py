@@ -101,7 +101,7 @@ def _progress() -> rx.Component:
         OperationDetailState.is_active,
         rx.vstack(
             rx.cond(
-                pct.is_not_none(),
+                pct.is_not_none() & (pct.to(int) < 100),  # a total that only grows: no fake 100 %
                 rx.progress(value=pct.to(int), width="100%"),
                 rx.progress(width="100%"),
             ),

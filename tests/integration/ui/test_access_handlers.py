@@ -148,7 +148,7 @@ async def test_two_users_starting_the_same_sync_share_one_run(app_db, contoso, u
     [
         (InventoryLandingState, "sync_now", "inventory"),
         (PolicyListState, "sync_now", "policies"),
-        (GroupListState, "sync_groups", "directory/groups"),
+        (GroupListState, "sync_now", "directory/groups"),
     ],
 )
 async def test_readonly_start_event_creates_nothing_and_is_refused(
