@@ -36,4 +36,7 @@ def test_page_hydrates_and_opens_its_event_socket(prod_app: RunningApp, new_page
     page.wait_for_function("b => document.documentElement.className !== b", arg=before)
 
     port = prod_app.base_url.rsplit(":", 1)[1]
-    assert any(url.startswith(f"ws://127.0.0.1:{port}/_event") for url in sockets), sockets
+    assert any(url.startswith(f"ws://127.0.0.1:{port}/_event") for url in sockets), (
+        prod_app.base_url,
+        sockets,
+    )

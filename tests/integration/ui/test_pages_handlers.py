@@ -273,3 +273,16 @@ async def test_bell_marks_only_own_notifications_read(app_db, contoso, users):
         assert session.get(Notification, mine).read_at is not None
         assert session.get(Notification, theirs).read_at is None
     assert state.unread == 0
+
+
+async def test_repeated_wrong_passwords_are_throttled_with_a_clear_message(app_db, users):
+    email = users["owner"].email
+    for _ in range(5):
+        state = make_state(SignInState, route="/login", path="/login")
+        await run_handler(state.submit({"email": email, "password": "wrong-password"}))
+
+    state = make_state(SignInState, route="/login", path="/login")
+    await run_handler(state.submit({"email": email, "password": PASSWORD}))
+
+    assert state.error.startswith("Too many sign-in attempts. Try again in ")
+    assert state.session_token == ""
