@@ -15,6 +15,7 @@ BENCHMARKS = (
     "bench.duplicate_starts",
     "bench.prune",
     "bench.sync_throughput",
+    "bench.ui_browser",
 )
 
 
