@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import (
+    UI_TIMEOUT_MS,
     RunningApp,
     clear_faults,
     graph_requests,
@@ -42,7 +44,7 @@ def test_wrong_password_is_refused_then_sign_in_returns_to_the_page(prod_app: Ru
 def test_sync_now_toasts_view_run_and_the_run_completes_live(
     prod_app: RunningApp, demo_graph, new_page
 ):
-    set_faults(demo_graph, "contoso", slow_ms=250)  # a run long enough to watch it move
+    set_faults(demo_graph, "contoso", slow_ms=400)  # a run long enough to watch it move
     try:
         page = new_page()
         sign_in(page, prod_app, "operator", next_path="/t/contoso/inventory")
@@ -176,13 +178,18 @@ def test_operations_filters_survive_a_reload_and_a_shared_link(prod_app: Running
     shared = page.url
 
     def assert_filtered(p):
-        p.wait_for_function(  # the rows of the filtered view, not the previous one's
+        # The selects show the URL's filters once the filtered view arrived (rows come with them).
+        expect(p.get_by_role("combobox", name="Operation type")).to_have_text(
+            label, timeout=UI_TIMEOUT_MS
+        )
+        expect(p.get_by_role("combobox", name="State")).to_have_text(
+            "Failed", timeout=UI_TIMEOUT_MS
+        )
+        p.wait_for_function(
             """label => { const rows = [...document.querySelectorAll('tbody tr th a')];
                           return rows.length > 0 && rows.every(a => a.innerText === label); }""",
             arg=label,
         )
-        assert p.get_by_role("combobox", name="State").inner_text() == "Failed"
-        assert p.get_by_role("combobox", name="Operation type").inner_text() == label
         states = p.locator("tbody [data-run-state]").evaluate_all(
             "els => els.map(e => e.dataset.runState)"
         )
