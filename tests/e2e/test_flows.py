@@ -251,3 +251,22 @@ def test_dark_mode_and_phone_width(prod_app: RunningApp, new_page):
     shot(phone, "dashboard-phone")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"horizontal scroll at phone width: {width}px"
+
+
+def test_tenant_switcher_lists_only_own_tenants_and_switches(prod_app: RunningApp, new_page):
+    page = new_page()
+    sign_in(page, prod_app, "fabrikam", next_path="/")
+    page.wait_for_url("**/t/fabrikam")  # one tenant: straight to it
+    page.get_by_role("button", name="Switch tenant").click()
+    items = page.get_by_role("menuitem").all_inner_texts()
+    assert len(items) == 1 and "Fabrikam" in items[0]
+    page.keyboard.press("Escape")
+
+    owner = new_page()
+    sign_in(owner, prod_app, "owner", next_path="/t/contoso")
+    owner.get_by_test_id("count-inventory_items").wait_for()
+    owner.get_by_role("button", name="Switch tenant").click()
+    assert len(owner.get_by_role("menuitem").all_inner_texts()) == 3
+    owner.get_by_role("menuitem").filter(has_text="Woodgrove").click()
+    owner.wait_for_url("**/t/woodgrove")
+    owner.get_by_role("heading", name="Woodgrove Bank (demo)", exact=True).wait_for()

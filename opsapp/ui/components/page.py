@@ -100,10 +100,15 @@ def loading_view() -> rx.Component:
 
 
 def guarded(content: rx.Component) -> rx.Component:
-    """Show `content` only once the server confirmed access to the route's tenant (and object)."""
+    """Show `content` only once the server confirmed access to the route's tenant (and object).
+
+    The tenant context is shared by the tenant pages, so right after a switch to another tenant
+    it still describes the previous one: until the new page's load confirms the route's tenant,
+    show the loading view rather than the other tenant's content."""
+    confirmed = TenantState.current_slug == TenantState.tenant_slug
     return rx.match(
         TenantState.access,
-        ("ok", content),
+        ("ok", rx.cond(confirmed, content, loading_view())),
         ("not_found", not_found_view()),
         ("forbidden", forbidden_view()),
         loading_view(),

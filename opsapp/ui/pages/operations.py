@@ -66,7 +66,7 @@ class OperationsListState(TenantState):
     state_choices: list[dict[str, str]] = []
     range_choices: list[dict[str, str]] = []
     initiator_choices: list[dict[str, str]] = []
-    _choices_for: tuple[int, float] = (0, 0.0)  # (tenant id, monotonic time read)
+    _choices_for: tuple[int, float] = (0, 0.0)  # (tenant id, wall-clock time read)
 
     @rx.var
     def any_active(self) -> bool:
@@ -90,7 +90,7 @@ class OperationsListState(TenantState):
         params = {k: query[k] for k in FILTER_KEYS if query.get(k)}
         self.page_number, size = clamp_page(query.get("page"), 25)
         tenant_seen, read_at = self._choices_for
-        stale = tenant_seen != ctx.tenant_id or time.monotonic() - read_at > CHOICES_TTL_S
+        stale = tenant_seen != ctx.tenant_id or not 0 <= time.time() - read_at <= CHOICES_TTL_S
         data = await asyncio.to_thread(
             _fetch, ctx.tenant_id, ctx.slug, params, self.page_number, size, stale
         )
@@ -99,7 +99,7 @@ class OperationsListState(TenantState):
         self.filter_errors = data["errors"]
         if data["choices"] is not None:
             self._show_choices(data["choices"])
-            self._choices_for = (ctx.tenant_id, time.monotonic())
+            self._choices_for = (ctx.tenant_id, time.time())
         valid = {  # what the URL asked for, where the read model accepted it
             "type": {c["value"] for c in self.type_choices},
             "state": {c["value"] for c in self.state_choices},

@@ -110,7 +110,9 @@ class TenantState(SessionState):
             return
         key = f"{ctx.tenant_id}:{run_type}:{sorted((inputs or {}).items())}"
         recent = self._recent_starts.get(key)
-        if recent and time.monotonic() - recent[0] < REPEAT_START_WINDOW_S:
+        # Wall-clock time: with Redis-backed state a tab's events may be handled by another
+        # backend process, whose monotonic clock means nothing here.
+        if recent and 0 <= time.time() - recent[0] < REPEAT_START_WINDOW_S:
             yield toasts.run_started(label, created=False, view_path=recent[2])
             return
         self.starting = run_type
@@ -144,9 +146,10 @@ class TenantState(SessionState):
                 f"{label} was not started", "No worker is running in this deployment."
             )
         self.watch_run_id, self.watch_type = result.run.id, run_type
-        self._recent_starts = {
-            **self._recent_starts,
-            key: (time.monotonic(), str(result.run.id), result.view_path),
+        now = time.time()
+        self._recent_starts = {  # only the entries still inside the window, plus this one
+            **{k: v for k, v in self._recent_starts.items() if now - v[0] < REPEAT_START_WINDOW_S},
+            key: (now, str(result.run.id), result.view_path),
         }
         return toasts.run_started(label, created=result.created, view_path=result.view_path)
 
