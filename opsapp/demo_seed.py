@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from opsapp.db import session_scope
 from opsapp.demo_history import seed_demo_history
 from opsapp.graph.demo.tenants import DEMO_TENANTS
-from opsapp.models import ProviderKind, Role
+from opsapp.models import ProviderKind, Role, Tenant
+from opsapp.settings import get_settings
 from opsapp.tenancy import (
+    TenancyError,
     create_tenant,
     create_user,
     get_tenant_by_slug,
@@ -38,11 +41,33 @@ DEMO_USERS: tuple[tuple[str, str, str, dict[str, Role]], ...] = (
 )
 
 
+class DemoSeedRefused(TenancyError):
+    """Demo users have published passwords: they never go into a live or real database."""
+
+
+def _refuse_unless_demo_database(session) -> None:
+    if get_settings().graph_mode != "demo":
+        raise DemoSeedRefused(
+            "demo data is only seeded in demo mode (OPSAPP_GRAPH_MODE=demo); nothing was created"
+        )
+    real = session.exec(
+        select(Tenant.slug).where(Tenant.provider != ProviderKind.demo.value).limit(1)
+    ).first()
+    if real is not None:
+        raise DemoSeedRefused(
+            "this database has real tenants: demo users with published passwords are never "
+            "added to it; nothing was created"
+        )
+
+
 def seed_demo(engine: Engine | None = None) -> dict[str, Any]:
     """Create the demo tenants and users, then their run history; return what exists (passwords
-    included for the demo) and, under "history", what seed_demo_history did."""
+    included for the demo) and, under "history", what seed_demo_history did. Refused
+    (DemoSeedRefused, nothing created) outside demo mode or into a database with a real tenant:
+    once sign-in exists, a known password there would be a back door."""
     tenants, users = [], []
     with session_scope(engine) as session:
+        _refuse_unless_demo_database(session)
         by_slug = {}
         for demo in DEMO_TENANTS:
             tenant = get_tenant_by_slug(session, demo.slug)

@@ -25,7 +25,8 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
 fi
 
 "$BIN/opsapp" db upgrade
-"$BIN/opsapp" demo seed
+# Refused (one line, nothing created) outside demo mode or into a database with real tenants.
+"$BIN/opsapp" demo seed || echo "(demo data not seeded: see the line above)"
 echo
 echo "opsapp starts at http://localhost:${PORT} — sign in with one of the demo users above"
 echo "(the first start builds the frontend; that takes a minute)."

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from opsapp.db import session_scope
 from opsapp.demo_history import seed_demo_history
-from opsapp.demo_seed import seed_demo
+from opsapp.demo_seed import DemoSeedRefused, seed_demo
 from opsapp.graph.demo.tenants import DEMO_TENANTS
 from opsapp.models import Membership, Notification, OperationRun, ProviderKind, Role, Tenant, User
 from opsapp.models.types import utcnow
@@ -188,10 +188,22 @@ def test_a_database_with_a_real_tenant_gets_no_history(engine):
             client_id="abc",
             client_secret="Zz9Q~very-secret-value-1234567890",
         )
-    result = seed_demo(engine)
-    assert result["history"] == {"runs": 0, "skipped": "real tenants present"}
-    assert len(result["tenants"]) == len(DEMO_TENANTS)
+    assert seed_demo_history(engine) == {"runs": 0, "skipped": "real tenants present"}
+    with pytest.raises(DemoSeedRefused, match="real tenants"):
+        seed_demo(engine)  # no demo users with published passwords next to a real tenant
+    assert [t.slug for t in _tenants(engine).values()] == ["acme"]
+    assert _count(engine, User) == 0
     assert (_count(engine, OperationRun), _count(engine, Notification)) == (0, 0)
+
+
+def test_demo_data_is_refused_outside_demo_mode(engine, monkeypatch):
+    monkeypatch.setenv("OPSAPP_GRAPH_MODE", "live")
+    from opsapp.settings import get_settings
+
+    get_settings.cache_clear()
+    with pytest.raises(DemoSeedRefused, match="demo mode"):
+        seed_demo(engine)
+    assert (_count(engine, User), _count(engine, OperationRun)) == (0, 0)
 
 
 def test_real_starts_are_not_blocked_by_the_history(engine, seeded):

@@ -233,6 +233,11 @@ def test_tenants_and_users_are_created_with_secrets_from_stdin(cli, db):
     )
     assert short.returncode == 2 and "at least 8" in short.stderr
 
+    # With a real tenant in the database, demo users (published passwords) are refused.
+    refused = cli("demo", "seed", check=False)
+    assert refused.returncode == 2 and "real tenants" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
 
 def test_demo_seed_is_idempotent(cli):
     again = _json(cli("demo", "seed", "--json"))
