@@ -96,12 +96,16 @@ def test_double_click_on_sync_starts_one_run(prod_app: RunningApp, demo_graph, n
         sign_in(page, prod_app, "manager", next_path="/t/contoso/directory/groups")
         before = {r["id"] for r in prod_app.runs(type="directory_groups.sync")}
 
+        page.evaluate("window.__noReload = true")
         page.get_by_role("button", name="Sync groups").dblclick()
         page.locator("[data-sonner-toast]").first.wait_for()
         page.wait_for_timeout(1500)
 
         new = [r for r in prod_app.runs(type="directory_groups.sync") if r["id"] not in before]
         assert len(new) == 1
+        # The page follows its sync and shows the groups once it completes, without a reload.
+        page.locator("tbody tr").first.wait_for(timeout=60_000)
+        assert page.evaluate("window.__noReload") is True
     finally:
         clear_faults(demo_graph, "contoso")
 

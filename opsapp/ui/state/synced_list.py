@@ -39,3 +39,11 @@ class SyncedListState(ListState, mixin=True):
     async def sync_now(self):
         async for update in self._start(self.run_type):
             yield update
+
+    @rx.event
+    async def watch_tick(self, _tick: str = ""):
+        """While the page follows its sync: reload the rows once the run completed."""
+        finished = await self._watched_run_finished()
+        if finished is True:
+            return type(self).load
+        return finished or None

@@ -158,20 +158,20 @@ class TenantState(SessionState):
         run_id = await asyncio.to_thread(_active_run_id, ctx.tenant_id, run_type)
         self.watch_run_id, self.watch_type = (run_id, run_type) if run_id else (0, "")
 
-    @rx.event
-    async def watch_tick(self, _tick: str = ""):
-        """Poll the followed run; once it is completed, stop and reload the page's data."""
+    async def _watched_run_finished(self) -> bool | rx.event.EventSpec:
+        """Poll the followed run: True once it is completed (the watch is then cleared), or what
+        to answer instead when the caller lost access. Pages call it from their own handler —
+        a handler defined here would run on TenantState, not on the page's state."""
         if not self.watch_run_id:
-            return None
+            return False
         ctx = await self._guard(page=False)
         if not isinstance(ctx, TenantContext):
             self.watch_run_id, self.watch_type = 0, ""
             return ctx
         if await asyncio.to_thread(_run_active, ctx.tenant_id, self.watch_run_id):
-            return None
+            return False
         self.watch_run_id, self.watch_type = 0, ""
-        load = getattr(type(self), "load", None)
-        return load if load is not None else None
+        return True
 
 
 def _active_run_id(tenant_id: int, run_type: str) -> int | None:

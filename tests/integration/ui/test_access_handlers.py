@@ -208,3 +208,31 @@ async def test_dispatch_failure_toasts_an_error_that_links_the_failed_run(
     assert "could not be queued" in events
     assert f"/t/contoso/operations/{runs[0].id}" in events
     assert "hunter2" not in events
+
+
+@pytest.mark.parametrize("state_cls", [InventoryLandingState, PolicyListState, GroupListState])
+def test_page_handlers_run_on_the_page_state_not_a_parent(app_db, state_cls):
+    # Reflex runs an inherited handler on the state that defined it; a page's own handlers must
+    # be defined (or mixed in) on the page state, or `type(self)` is the wrong class there.
+    for name in ("load", "sync_now", "watch_tick", "sort_by", "next_page"):
+        assert getattr(state_cls, name).state_full_name == state_cls.get_full_name(), name
+
+
+async def test_the_page_follows_its_sync_and_reloads_when_it_completes(
+    app_db, contoso, users, dispatcher
+):
+    state = _inventory(token_for(app_db, users["operator"]))
+    await run_handler(state.sync_now())
+    run = _runs(app_db)[0]
+    assert (state.watch_run_id, state.watch_type) == (run.id, "inventory.sync")
+
+    assert await run_handler(state.watch_tick()) == []  # still queued: keep polling
+
+    with session_scope(app_db) as session:
+        row = session.get(OperationRun, run.id)
+        row.status, row.outcome = "completed", "succeeded"
+        session.add(row)
+    events = await run_handler(state.watch_tick())
+
+    assert state.watch_run_id == 0
+    assert [getattr(e, "fn", e).__name__ for e in events] == ["load"]
