@@ -65,10 +65,15 @@ def _version(v: rx.Var) -> rx.Component:
         ),
         content=rx.vstack(
             rx.hstack(
-                rx.text(v["assignment_count"].to(str) + " assignments", size="2"),
+                rx.text(
+                    v["assignment_count"].to(str) + " assignments",
+                    size="2",
+                    color=rx.color("gray", 12),
+                ),
                 rx.text(
                     "Scope tags: " + v["scope_tags"].to(list[str]).join(", "),
                     size="2",
+                    color=rx.color("gray", 12),
                 ),
                 run_link,
                 spacing="4",
