@@ -33,3 +33,8 @@ class UTCDateTime(sa.TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """A datetime as ISO text for JSON (read models, UI state), None kept as None."""
+    return value.isoformat() if value else None

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from opsapp.models import OperationRun
+from opsapp.models.types import iso
 from opsapp.operations.catalog import COUNT_KEYS, OPERATION_TYPES, label_for
 from opsapp.operations.links import absolute, related_links, view_run_path
 from opsapp.operations.status import ACTIVE_STATUSES, RunOutcome, RunStatus
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def progress_percent(counts: dict[str, Any]) -> int | None:
@@ -67,9 +63,9 @@ def run_to_dict(run: OperationRun, *, tenant_slug: str) -> dict[str, Any]:
         "summary_counts": counts,
         "failures": list(run.failures or []),
         "context": dict(run.context or {}),
-        "created_at": _iso(run.created_at),
-        "started_at": _iso(run.started_at),
-        "completed_at": _iso(run.completed_at),
+        "created_at": iso(run.created_at),
+        "started_at": iso(run.started_at),
+        "completed_at": iso(run.completed_at),
         "duration_seconds": duration,
         "duration_label": duration_label(duration),
         "attempts": run.attempts,

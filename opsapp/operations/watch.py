@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from opsapp.models import OperationRun
+from opsapp.models.operations import ACTIVE_PREDICATE
 from opsapp.operations.status import ACTIVE_STATUSES
 
 
@@ -16,7 +17,7 @@ def active_run_id(session: Session, *, tenant_id: int, run_type: str) -> int | N
         .where(
             OperationRun.tenant_id == tenant_id,
             OperationRun.type == run_type,
-            OperationRun.status.in_([s.value for s in ACTIVE_STATUSES]),
+            ACTIVE_PREDICATE,  # the literal predicate, so PostgreSQL can use the partial index
         )
         .order_by(OperationRun.created_at.desc())
         .limit(1)

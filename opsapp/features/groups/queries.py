@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from opsapp.models import DirectoryGroup
+from opsapp.models.types import iso
 from opsapp.paging import Page, contains_text, ordered_by, paginate
 
 SORT_KEYS = ("display_name", "group_type", "member_count", "observed_at")
@@ -33,7 +34,7 @@ def _group_row(group: DirectoryGroup) -> dict:
         "group_type": group.group_type,
         "group_type_label": group_type_label(group.group_type),
         "member_count": group.member_count,
-        "observed_at": group.observed_at.isoformat() if group.observed_at else None,
+        "observed_at": iso(group.observed_at),
     }
 
 

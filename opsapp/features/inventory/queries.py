@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from opsapp.models import InventoryItem
+from opsapp.models.types import iso
 from opsapp.paging import Page, contains_text, ordered_by, paginate
 from opsapp.policy_types import POLICY_TYPES, POLICY_TYPES_BY_KEY
 
@@ -29,10 +30,6 @@ def inventory_type_choices() -> list[dict]:
     return [{"value": t.key, "label": t.label} for t in POLICY_TYPES]
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _item_row(item: InventoryItem) -> dict:
     return {
         "id": item.id,
@@ -40,8 +37,8 @@ def _item_row(item: InventoryItem) -> dict:
         "policy_type": item.policy_type,
         "policy_type_label": policy_type_label(item.policy_type),
         "graph_id": item.graph_id,
-        "last_modified": _iso(item.last_modified),
-        "observed_at": _iso(item.observed_at),
+        "last_modified": iso(item.last_modified),
+        "observed_at": iso(item.observed_at),
     }
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from opsapp.features.inventory.queries import policy_type_label, policy_type_label_sql
 from opsapp.models import Policy, PolicyVersion
+from opsapp.models.types import iso
 from opsapp.paging import Page, contains_text, ordered_by, paginate
 
 SORT_KEYS = ("display_name", "policy_type", "last_modified", "updated_at")
@@ -61,10 +62,6 @@ def payload_json(payload: Any) -> str:
     return text
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _policy_row(result: Any) -> dict:
     policy, version_count, current_number = result
     return {
@@ -72,8 +69,8 @@ def _policy_row(result: Any) -> dict:
         "display_name": policy.display_name,
         "policy_type": policy.policy_type,
         "policy_type_label": policy_type_label(policy.policy_type),
-        "last_modified": _iso(policy.last_modified),
-        "updated_at": _iso(policy.updated_at),
+        "last_modified": iso(policy.last_modified),
+        "updated_at": iso(policy.updated_at),
         "version_count": version_count,
         "current_version_number": current_number,
     }
@@ -122,7 +119,7 @@ def _version_row(version: PolicyVersion, *, current_id: int | None) -> dict:
         "id": version.id,
         "version_number": version.version_number,
         "content_hash_short": version.content_hash[:12],
-        "captured_at": _iso(version.captured_at),
+        "captured_at": iso(version.captured_at),
         "operation_run_id": version.operation_run_id,
         "assignment_count": len(version.assignments or []),
         "scope_tags": list(version.scope_tags or []),
@@ -151,7 +148,7 @@ def get_policy_detail(session: Session, *, tenant_id: int, policy_id: int) -> di
         "policy_type": policy.policy_type,
         "policy_type_label": policy_type_label(policy.policy_type),
         "graph_id": policy.graph_id,
-        "last_modified": _iso(policy.last_modified),
+        "last_modified": iso(policy.last_modified),
         "removed": policy.removed_at is not None,
         "version_count": count.one(),
         "versions": [_version_row(x, current_id=policy.current_version_id) for x in versions],

@@ -69,18 +69,26 @@ def data_table(
     )
 
 
-def pager(state) -> rx.Component:
-    summary = rx.cond(
-        state.total > 0,
-        f"{state.first_index}–{state.last_index} of {state.total}",
-        f"{state.first_index}–{state.last_index}",
-    )
+def pager(
+    state, *, prev_label: str = "Previous", next_label: str = "Next", summary: bool = True
+) -> rx.Component:
+    """Previous / page N / next; with `summary`, "1–25 of 400" from a counted list."""
+    parts = [rx.spacer()]
+    if summary:
+        text = rx.cond(
+            state.total > 0,
+            f"{state.first_index}–{state.last_index} of {state.total}",
+            f"{state.first_index}–{state.last_index}",
+        )
+        parts = [
+            rx.text(text, size="2", color=rx.color("gray", 11), data_testid="pager-summary"),
+            rx.spacer(),
+        ]
     return rx.hstack(
-        rx.text(summary, size="2", color=rx.color("gray", 11), data_testid="pager-summary"),
-        rx.spacer(),
+        *parts,
         rx.button(
             rx.icon("chevron_left", size=16),
-            "Previous",
+            prev_label,
             variant="soft",
             size="1",
             disabled=~state.has_prev,
@@ -88,7 +96,7 @@ def pager(state) -> rx.Component:
         ),
         rx.text(f"Page {state.page_number}", size="2"),
         rx.button(
-            "Next",
+            next_label,
             rx.icon("chevron_right", size=16),
             variant="soft",
             size="1",

@@ -18,11 +18,8 @@ from opsapp.ui.layout import tenant_layout
 from opsapp.ui.state.tenant import TenantContext, TenantState
 
 POLL_MS = 2000
-_SYNC_PAGES = {
-    "inventory.sync": ("Inventory", "inventory"),
-    "policy.sync": ("Policies", "policies"),
-    "directory_groups.sync": ("Groups", "directory/groups"),
-}
+# The syncs the dashboard's "Sync" buttons may start (a crafted event may name anything).
+SYNC_TYPES = frozenset({"inventory.sync", "policy.sync", "directory_groups.sync"})
 
 
 def _load(tenant_id: int, slug: str) -> dict[str, Any]:
@@ -44,16 +41,14 @@ class TenantDashboardState(TenantState):
             return ctx
         data = await asyncio.to_thread(_load, ctx.tenant_id, ctx.slug)
         self.counts = data["counts"]
-        self.last_syncs = [
-            {**s, "page": _SYNC_PAGES.get(s["type"], ("", ""))[1]} for s in data["last_syncs"]
-        ]
+        self.last_syncs = data["last_syncs"]
         self.active_runs = data["active_runs"]
         self.recent_failures = data["recent_failures"]
         self.has_active = data["has_active"]
 
     @rx.event
     async def sync(self, run_type: str):
-        if run_type not in _SYNC_PAGES:
+        if run_type not in SYNC_TYPES:
             return
         async for update in self._start(run_type):
             yield update

@@ -54,38 +54,26 @@ class SignInState(SessionState):
         yield rx.redirect(self._next(), replace=True)
 
 
+def _field(label: str, name: str, **input_props) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        rx.input(id=name, name=name, required=True, width="100%", size="3", **input_props),
+        spacing="1",
+        width="100%",
+    )
+
+
 def login() -> rx.Component:
     form = rx.form(
         rx.vstack(
-            rx.vstack(
-                rx.text("E-mail", as_="label", size="2", weight="medium", html_for="email"),
-                rx.input(
-                    id="email",
-                    name="email",
-                    type="email",
-                    placeholder="you@example.com",
-                    auto_complete="username",
-                    required=True,
-                    width="100%",
-                    size="3",
-                ),
-                spacing="1",
-                width="100%",
+            _field(
+                "E-mail",
+                "email",
+                type="email",
+                placeholder="you@example.com",
+                auto_complete="username",
             ),
-            rx.vstack(
-                rx.text("Password", as_="label", size="2", weight="medium", html_for="password"),
-                rx.input(
-                    id="password",
-                    name="password",
-                    type="password",
-                    auto_complete="current-password",
-                    required=True,
-                    width="100%",
-                    size="3",
-                ),
-                spacing="1",
-                width="100%",
-            ),
+            _field("Password", "password", type="password", auto_complete="current-password"),
             rx.cond(
                 SignInState.error != "",
                 rx.callout(

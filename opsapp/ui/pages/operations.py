@@ -17,7 +17,7 @@ from opsapp.ui.components.badges import run_badge
 from opsapp.ui.components.page import empty_state, page_header
 from opsapp.ui.components.progress import counts_inline, run_progress
 from opsapp.ui.components.runs import run_href
-from opsapp.ui.components.table import choice_select
+from opsapp.ui.components.table import choice_select, pager
 from opsapp.ui.components.times import duration, relative_time
 from opsapp.ui.layout import tenant_layout
 from opsapp.ui.routes import with_query
@@ -227,28 +227,7 @@ def _table() -> rx.Component:
         overflow_x="auto",
         width="100%",
     )
-    pager = rx.hstack(
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron_left", size=16),
-            "Newer",
-            variant="soft",
-            size="1",
-            disabled=~S.has_prev,
-            on_click=S.prev_page,
-        ),
-        rx.text(f"Page {S.page_number}", size="2"),
-        rx.button(
-            "Older",
-            rx.icon("chevron_right", size=16),
-            variant="soft",
-            size="1",
-            disabled=~S.has_next,
-            on_click=S.next_page,
-        ),
-        width="100%",
-        align="center",
-    )
+    paging = pager(S, prev_label="Newer", next_label="Older", summary=False)
     empty = rx.cond(
         S.filtered,
         empty_state(
@@ -265,7 +244,7 @@ def _table() -> rx.Component:
     )
     return rx.cond(
         S.loaded,
-        rx.cond(S.rows.length() > 0, rx.vstack(table, pager, width="100%"), empty),
+        rx.cond(S.rows.length() > 0, rx.vstack(table, paging, width="100%"), empty),
         rx.skeleton(height="280px", width="100%"),
     )
 

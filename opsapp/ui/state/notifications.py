@@ -37,12 +37,16 @@ def _list(user_id: int) -> list[dict]:
         return inbox.list_notifications(session, user_id=user_id, limit=20)
 
 
-def _mark(user_id: int, notification_id: int | None) -> None:
+def _mark(user_id: int, notification_id: int | None) -> tuple[list[dict], int]:
+    """Mark one (or all) read; return the list and unread count as they are now."""
     with session_scope() as session:
         if notification_id is None:
             inbox.mark_all_read(session, user_id=user_id)
         else:
             inbox.mark_read(session, user_id=user_id, notification_id=notification_id)
+        session.flush()
+        items = inbox.list_notifications(session, user_id=user_id, limit=20)
+        return items, inbox.unread_count(session, user_id=user_id)
 
 
 class NotificationsState(SessionState):
@@ -82,7 +86,4 @@ class NotificationsState(SessionState):
         user = await self._current_user()
         if user is None:
             return
-        await asyncio.to_thread(_mark, user.id, notification_id)
-        self.items = await asyncio.to_thread(_list, user.id)
-        snap = await asyncio.to_thread(_snapshot, user.id, None)
-        self.unread = snap["unread"]
+        self.items, self.unread = await asyncio.to_thread(_mark, user.id, notification_id)

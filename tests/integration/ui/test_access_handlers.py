@@ -13,22 +13,10 @@ from opsapp.ui.pages.inventory import InventoryLandingState
 from opsapp.ui.pages.policies import PolicyListState
 from opsapp.ui.state import tenant as tenant_state
 from tests.factories import make_user
+from tests.fakes import BrokenDispatcher, RecordingDispatcher
 from tests.integration.ui.conftest import describe, make_state, run_handler, token_for
 
 INVENTORY = dict(route="/t/[tenant_slug]/inventory", path="/t/contoso/inventory")
-
-
-class RecordingDispatcher:
-    """Takes every run and executes none (the real worker path is covered end to end)."""
-
-    def __init__(self) -> None:
-        self.dispatched: list[int] = []
-
-    def supports(self, run_type: str) -> bool:
-        return True
-
-    async def dispatch(self, run) -> None:
-        self.dispatched.append(run.id)
 
 
 @pytest.fixture
@@ -194,11 +182,7 @@ async def test_start_event_without_a_session_redirects_and_creates_nothing(
 async def test_dispatch_failure_toasts_an_error_that_links_the_failed_run(
     app_db, contoso, users, monkeypatch
 ):
-    class Refusing(RecordingDispatcher):
-        async def dispatch(self, run) -> None:
-            raise ConnectionError("redis://:hunter2@broker:6379 refused")
-
-    monkeypatch.setattr(tenant_state, "get_dispatcher", lambda: Refusing())
+    monkeypatch.setattr(tenant_state, "get_dispatcher", lambda: BrokenDispatcher())
     state = _inventory(token_for(app_db, users["operator"]))
 
     events = describe(await run_handler(state.sync_now()))

@@ -229,16 +229,20 @@ def _notify(engine, user, tenant, *, level="success", title="Inventory sync succ
         return note.id
 
 
-async def test_bell_pops_new_terminal_notifications_once_and_never_old_ones(app_db, contoso, users):
-    owner = users["owner"]
-    _notify(app_db, owner, contoso, title="Old news")
-    state = make_state(
+def _bell(token: str):
+    return make_state(
         NotificationsState,
         route="/t/[tenant_slug]",
         path="/t/contoso",
         params={"tenant_slug": "contoso"},
-        token=token_for(app_db, owner),
+        token=token,
     )
+
+
+async def test_bell_pops_new_terminal_notifications_once_and_never_old_ones(app_db, contoso, users):
+    owner = users["owner"]
+    _notify(app_db, owner, contoso, title="Old news")
+    state = _bell(token_for(app_db, owner))
 
     first = describe(await run_handler(state.poll()))
     assert "Old news" not in first and state.unread == 1
@@ -258,13 +262,7 @@ async def test_bell_marks_only_own_notifications_read(app_db, contoso, users):
     owner, operator = users["owner"], users["operator"]
     mine = _notify(app_db, owner, contoso)
     theirs = _notify(app_db, operator, contoso)
-    state = make_state(
-        NotificationsState,
-        route="/t/[tenant_slug]",
-        path="/t/contoso",
-        params={"tenant_slug": "contoso"},
-        token=token_for(app_db, owner),
-    )
+    state = _bell(token_for(app_db, owner))
 
     await run_handler(state.mark_read(theirs))
     await run_handler(state.mark_read(mine))
