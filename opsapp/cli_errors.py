@@ -16,6 +16,7 @@ class CliError(Exception):
 
 
 def translate(exc: BaseException) -> tuple[str, int]:
+    from opsapp.features.backups.errors import BackupInputError
     from opsapp.operations.access import Forbidden, NotFound
     from opsapp.operations.catalog import UnknownOperationType
     from opsapp.operations.identity import InvalidInputs
@@ -26,12 +27,19 @@ def translate(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, CliError):
         return sanitize_text(str(exc)), exc.code
     if isinstance(exc, NotFound):
+        if str(exc) != NotFound().args[0]:  # a specific message ("Backup set not found")
+            return sanitize_text(str(exc)), EXIT_NOT_FOUND
         return "tenant not found or you are not a member of it", EXIT_NOT_FOUND
     if isinstance(exc, Forbidden):
         return sanitize_text(str(exc)), EXIT_DENIED
     if isinstance(
         exc,
-        UnknownOperationType | InvalidInputs | InvalidFilter | TenancyError | OperationUnavailable,
+        UnknownOperationType
+        | InvalidInputs
+        | InvalidFilter
+        | TenancyError
+        | OperationUnavailable
+        | BackupInputError,
     ):
         return sanitize_text(str(exc)), EXIT_USAGE
     if isinstance(exc, DispatchFailed):

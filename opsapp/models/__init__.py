@@ -1,6 +1,7 @@
 """All tables; importing this package registers them on SQLModel.metadata."""
 
 from opsapp.models.auth import SignInAttempt, UserSession
+from opsapp.models.backups import BackupItem, BackupSchedule, BackupSet
 from opsapp.models.groups import DirectoryGroup
 from opsapp.models.inventory import InventoryItem
 from opsapp.models.locks import JobLock
@@ -10,6 +11,9 @@ from opsapp.models.policies import Policy, PolicyVersion
 from opsapp.models.tenancy import Membership, ProviderKind, Role, Tenant, User
 
 __all__ = [
+    "BackupItem",
+    "BackupSchedule",
+    "BackupSet",
     "DirectoryGroup",
     "InventoryItem",
     "Policy",

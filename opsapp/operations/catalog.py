@@ -3,6 +3,7 @@ count keys it may report, who may start it, and which page it relates to."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 from opsapp.operations.access import Capability
@@ -24,6 +25,7 @@ COUNT_KEYS = (
 _SYNC_COUNTS = COUNT_KEYS
 _ITEM_COUNTS = ("total", "processed", "created", "skipped", "failed")
 _REMOVE_COUNTS = ("total", "processed", "removed", "skipped", "failed")
+_BACKUP_CHECKS = "opsapp.features.backups.checks"
 _BACKUP_COUNTS = ("total", "processed", "created", "unchanged", "removed", "skipped", "failed")
 
 
@@ -36,6 +38,11 @@ class OperationType:
     capability: Capability
     related: str  # link kind for opsapp.operations.links
     user_startable: bool = True  # False: only the system (scheduler, adapters) starts it
+    # "module:function" called as f(session, tenant_id, inputs) before a run is created; it raises
+    # NotFound / InvalidInputs when the inputs name something that does not exist or does not
+    # fit (a deleted backup set, a retry of a run that did not fail). Resolved lazily so the
+    # catalog does not import the features.
+    precheck: str | None = None
 
 
 def _policy_types_field(*, allow_empty: bool = False) -> IdentityField:
@@ -90,7 +97,7 @@ _TYPES = (
         IdentitySchema(
             (
                 IdentityField("backup_set_id", "id"),
-                IdentityField("policy_ids", "id_list"),
+                IdentityField("policy_ids", "id_list", empty_message="No policies selected"),
                 IdentityField("include_assignments", "bool", default=True),
                 IdentityField("include_scope_tags", "bool", default=True),
             )
@@ -98,16 +105,21 @@ _TYPES = (
         _ITEM_COUNTS,
         Capability.start_operations,
         related="backup_set",
+        precheck=f"{_BACKUP_CHECKS}:check_backup_set",
     ),
     OperationType(
         "backup_set.remove_policies",
         "Remove policies from backup set",
         IdentitySchema(
-            (IdentityField("backup_set_id", "id"), IdentityField("item_ids", "id_list"))
+            (
+                IdentityField("backup_set_id", "id"),
+                IdentityField("item_ids", "id_list", empty_message="No items selected"),
+            )
         ),
         _REMOVE_COUNTS,
         Capability.start_operations,
         related="backup_set",
+        precheck=f"{_BACKUP_CHECKS}:check_backup_set",
     ),
     OperationType(
         "backup_schedule.run_now",
@@ -116,6 +128,7 @@ _TYPES = (
         _BACKUP_COUNTS,
         Capability.start_operations,
         related="backup_schedule",
+        precheck=f"{_BACKUP_CHECKS}:check_schedule",
     ),
     OperationType(
         "backup_schedule.retry",
@@ -124,6 +137,7 @@ _TYPES = (
         _BACKUP_COUNTS,
         Capability.start_operations,
         related="backup_schedule",
+        precheck=f"{_BACKUP_CHECKS}:check_retry",
     ),
     OperationType(
         "backup_schedule.scheduled",
@@ -135,6 +149,7 @@ _TYPES = (
         Capability.manage_schedules,
         related="backup_schedule",
         user_startable=False,
+        precheck=f"{_BACKUP_CHECKS}:check_schedule",
     ),
     OperationType(
         "restore.execute",
@@ -167,6 +182,14 @@ def get_type(key: str) -> OperationType:
 def register_type(op_type: OperationType) -> None:
     """Add a type at run time (tests use it for their own task types)."""
     OPERATION_TYPES[op_type.key] = op_type
+
+
+def run_precheck(op: OperationType, session, tenant_id: int, inputs: dict) -> None:
+    """Call the type's precheck, if it has one (see OperationType.precheck)."""
+    if not op.precheck:
+        return
+    module_name, _, function = op.precheck.partition(":")
+    getattr(importlib.import_module(module_name), function)(session, tenant_id, inputs)
 
 
 def label_for(key: str) -> str:

@@ -32,6 +32,7 @@ class IdentityField:
     choices: tuple[str, ...] | None = None  # allowed values of a str_list
     allow_empty: bool = False  # may an id_list / str_list be empty after normalising?
     description: str = ""
+    empty_message: str = ""  # what to say when an empty list is refused (default: generic)
 
     @property
     def required(self) -> bool:
@@ -75,7 +76,7 @@ def _normalise_value(spec: IdentityField, value: Any) -> Any:
         if unknown:
             raise InvalidInputs(f"'{spec.name}' has unsupported values: {', '.join(unknown[:5])}")
     if not items and not spec.allow_empty:
-        raise InvalidInputs(f"'{spec.name}' must not be empty")
+        raise InvalidInputs(spec.empty_message or f"'{spec.name}' must not be empty")
     return items
 
 

@@ -21,7 +21,7 @@ from opsapp.models.operations import ACTIVE_PREDICATE
 from opsapp.models.types import utcnow
 from opsapp.operations import lifecycle
 from opsapp.operations.access import Forbidden, NotFound, authorize
-from opsapp.operations.catalog import OperationType, get_type
+from opsapp.operations.catalog import OperationType, get_type, run_precheck
 from opsapp.operations.failures import failure_from_exception, make_failure
 from opsapp.operations.identity import identity_hash
 from opsapp.operations.links import view_run_path
@@ -138,18 +138,27 @@ def ensure_run(
 
 
 def _resolve_initiator(
-    engine: Engine, op: OperationType, *, tenant_id: int, user_id: int | None, system: bool
+    engine: Engine,
+    op: OperationType,
+    *,
+    tenant_id: int,
+    user_id: int | None,
+    system: bool,
+    inputs: dict[str, Any],
 ) -> tuple[int | None, str, str]:
-    """(initiator id, initiator name, tenant slug), or NotFound / Forbidden."""
+    """(initiator id, initiator name, tenant slug), or NotFound / Forbidden; then the type's
+    precheck (NotFound / InvalidInputs when the inputs name something unusable)."""
     with session_scope(engine) as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             raise NotFound()
         if system:
+            run_precheck(op, session, tenant_id, inputs)
             return None, SYSTEM_INITIATOR, tenant.slug
         authorize(session, user_id=user_id, tenant_id=tenant_id, capability=op.capability)
         if not op.user_startable:
             raise Forbidden(f"{op.label} runs are started by the system, not by hand")
+        run_precheck(op, session, tenant_id, inputs)
         user = session.get(User, user_id)
         return user_id, (user.display_name or user.email), tenant.slug
 
@@ -181,7 +190,13 @@ async def start_operation(
     op = get_type(run_type)
     normalised = op.identity.normalise(inputs)
     initiator_id, initiator_name, slug = await asyncio.to_thread(
-        _resolve_initiator, engine, op, tenant_id=tenant_id, user_id=user_id, system=system
+        _resolve_initiator,
+        engine,
+        op,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        system=system,
+        inputs=normalised,
     )
     if not dispatcher.supports(run_type):
         raise OperationUnavailable(f"{op.label} ({run_type}) is not available in this deployment")

@@ -1,0 +1,1 @@
+"""Backups: backup sets, their items (captured policy versions), and backup schedules."""

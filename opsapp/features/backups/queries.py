@@ -1,0 +1,205 @@
+"""Read models of the backup pages and commands: sets, a set's items, schedules. Database only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from opsapp.features.backups.checks import RETRYABLE
+from opsapp.features.backups.slots import WEEKDAY_TOKENS
+from opsapp.features.inventory.queries import policy_type_label, policy_type_label_sql
+from opsapp.models import BackupItem, BackupSchedule, BackupSet, OperationRun, Policy, PolicyVersion
+from opsapp.models.types import iso
+from opsapp.paging import Page, contains_text, ordered_by, paginate
+
+SET_SORT_KEYS = ("name", "item_count", "created_at", "updated_at")
+ITEM_SORT_KEYS = ("display_name", "policy_type", "captured_at", "added_at")
+
+
+def _item_count():
+    return (
+        select(sa.func.count())
+        .select_from(BackupItem)
+        .where(BackupItem.backup_set_id == BackupSet.id)
+        .correlate(BackupSet)
+        .scalar_subquery()
+        .label("item_count")
+    )
+
+
+def _set_row(result: Any) -> dict:
+    backup_set, count, schedule_name = result
+    return {
+        "id": backup_set.id,
+        "name": backup_set.name,
+        "item_count": int(count or 0),
+        "created_at": iso(backup_set.created_at),
+        "updated_at": iso(backup_set.updated_at),
+        "schedule_id": backup_set.schedule_id,
+        "schedule_name": schedule_name or "",
+    }
+
+
+def _sets_query(tenant_id: int):
+    return (
+        select(BackupSet, _item_count(), BackupSchedule.name)
+        .outerjoin(BackupSchedule, BackupSchedule.id == BackupSet.schedule_id)
+        .where(BackupSet.tenant_id == tenant_id)
+    )
+
+
+def list_backup_sets(
+    session: Session,
+    *,
+    tenant_id: int,
+    search: str = "",
+    sort: str = "created_at",
+    descending: bool = True,
+    page: int = 1,
+    page_size: int = 25,
+) -> Page:
+    """The tenant's sets (newest first by default) with their item counts."""
+    query = _sets_query(tenant_id)
+    matches = contains_text(BackupSet.name, search)
+    if matches is not None:
+        query = query.where(matches)
+    sort = sort if sort in SET_SORT_KEYS else "created_at"
+    column = _item_count() if sort == "item_count" else getattr(BackupSet, sort)
+    query = query.order_by(
+        *ordered_by(column, BackupSet.id, descending=descending, text=sort == "name")
+    )
+    return paginate(session, query, page=page, page_size=page_size, row=_set_row)
+
+
+def get_backup_set_detail(session: Session, *, tenant_id: int, set_id: int) -> dict | None:
+    """One set (None for an unknown id and for another tenant's set alike)."""
+    result = session.exec(_sets_query(tenant_id).where(BackupSet.id == set_id)).first()
+    return _set_row(result) if result is not None else None
+
+
+def _item_row(result: Any) -> dict:
+    item, version_number, captured_at, policy_removed_at = result
+    return {
+        "id": item.id,
+        "policy_id": item.policy_id,
+        "display_name": item.display_name,
+        "policy_type": item.policy_type,
+        "policy_type_label": policy_type_label(item.policy_type),
+        "policy_version_id": item.policy_version_id,
+        "version_number": version_number,
+        "captured_at": iso(captured_at),
+        "include_assignments": item.include_assignments,
+        "include_scope_tags": item.include_scope_tags,
+        "added_at": iso(item.added_at),
+        "policy_removed": policy_removed_at is not None,
+    }
+
+
+def list_backup_items(
+    session: Session,
+    *,
+    tenant_id: int,
+    set_id: int,
+    search: str = "",
+    policy_type: str | None = None,
+    sort: str = "display_name",
+    descending: bool = False,
+    page: int = 1,
+    page_size: int = 25,
+) -> Page:
+    i, v = BackupItem, PolicyVersion
+    query = (
+        select(i, v.version_number, v.captured_at, Policy.removed_at)
+        .join(v, v.id == i.policy_version_id)
+        .join(Policy, Policy.id == i.policy_id)
+        .where(i.tenant_id == tenant_id, i.backup_set_id == set_id)
+    )
+    if policy_type:
+        query = query.where(i.policy_type == policy_type)
+    matches = contains_text(i.display_name, search)
+    if matches is not None:
+        query = query.where(matches)
+    sort = sort if sort in ITEM_SORT_KEYS else "display_name"
+    if sort == "policy_type":
+        column = policy_type_label_sql(i.policy_type)
+    elif sort == "captured_at":
+        column = v.captured_at
+    else:
+        column = getattr(i, sort)
+    text = sort in ("display_name", "policy_type")
+    query = query.order_by(*ordered_by(column, i.id, descending=descending, text=text))
+    return paginate(session, query, page=page, page_size=page_size, row=_item_row)
+
+
+def set_policy_ids(session: Session, *, set_id: int) -> set[int]:
+    """Policies already in a set (the picker marks them)."""
+    query = select(BackupItem.policy_id).where(BackupItem.backup_set_id == set_id)
+    return set(session.exec(query).all())
+
+
+def _last_run(session: Session, run_id: int | None) -> dict | None:
+    run = session.get(OperationRun, run_id) if run_id else None
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "type": run.type,
+        "status": run.status,
+        "outcome": run.outcome,
+        "created_at": iso(run.created_at),
+        "completed_at": iso(run.completed_at),
+        "retryable": run.status == "completed" and run.outcome in RETRYABLE,
+    }
+
+
+def schedule_row(session: Session, schedule: BackupSchedule) -> dict:
+    from zoneinfo import ZoneInfo
+
+    next_local = (
+        schedule.next_run_at.astimezone(ZoneInfo(schedule.timezone))
+        if schedule.next_run_at
+        else None
+    )
+    set_count = session.execute(
+        sa.select(sa.func.count())
+        .select_from(BackupSet)
+        .where(BackupSet.schedule_id == schedule.id)
+    ).scalar()
+    return {
+        "id": schedule.id,
+        "name": schedule.name,
+        "frequency": schedule.frequency,
+        "weekdays": [WEEKDAY_TOKENS[d] for d in schedule.weekdays or []],
+        "time_of_day": schedule.time_of_day,
+        "timezone": schedule.timezone,
+        "policy_types": list(schedule.policy_types or []),
+        "policy_type_labels": [policy_type_label(t) for t in schedule.policy_types or []],
+        "keep_last": schedule.keep_last,
+        "enabled": schedule.enabled,
+        "next_run_at": iso(schedule.next_run_at),
+        # The slot in the schedule's own zone, e.g. "2026-11-30 02:00 CET".
+        "next_run_local": f"{next_local:%Y-%m-%d %H:%M %Z}" if next_local else "",
+        "last_scheduled_for": iso(schedule.last_scheduled_for),
+        "last_run": _last_run(session, schedule.last_run_id),
+        "set_count": int(set_count or 0),
+        "created_at": iso(schedule.created_at),
+        "updated_at": iso(schedule.updated_at),
+    }
+
+
+def list_schedules(session: Session, *, tenant_id: int, page: int = 1, page_size: int = 25) -> Page:
+    s = BackupSchedule
+    query = select(s).where(s.tenant_id == tenant_id)
+    query = query.order_by(*ordered_by(s.name, s.id, descending=False, text=True))
+    return paginate(
+        session, query, page=page, page_size=page_size, row=lambda r: schedule_row(session, r)
+    )
+
+
+def get_schedule_detail(session: Session, *, tenant_id: int, schedule_id: int) -> dict | None:
+    schedule = session.get(BackupSchedule, schedule_id)
+    if schedule is None or schedule.tenant_id != tenant_id:
+        return None
+    return schedule_row(session, schedule)
