@@ -10,6 +10,9 @@ import opsapp.models  # noqa: F401
 from opsapp.ui import nav, routes
 from opsapp.ui.layout import PRODUCT_NAME
 from opsapp.ui.pages import (
+    backup_schedules,
+    backup_set_detail,
+    backup_sets,
     dashboard,
     groups,
     home,
@@ -20,6 +23,7 @@ from opsapp.ui.pages import (
     policies,
     policy_detail,
 )
+from opsapp.ui.state.backup_sets import BackupSetDetailState, BackupSetListState
 from opsapp.worker.embedded import app_lifespan
 
 app = rx.App(
@@ -49,6 +53,12 @@ _TENANT_PAGES = (
     (nav.INVENTORY, inventory.inventory, inventory.InventoryLandingState.load),
     (nav.POLICIES, policies.policies, policies.PolicyListState.load),
     (nav.GROUPS, groups.groups, groups.GroupListState.load),
+    (nav.BACKUP_SETS, backup_sets.backup_sets, BackupSetListState.load),
+    (
+        nav.BACKUP_SCHEDULES,
+        backup_schedules.backup_schedules,
+        backup_schedules.BackupScheduleListState.load,
+    ),
     (nav.OPERATIONS, operations.operations, operations.OperationsListState.load),
 )
 for item, page, on_load in _TENANT_PAGES:
@@ -63,8 +73,22 @@ app.add_page(
     on_load=policy_detail.PolicyDetailState.load,
 )
 app.add_page(
+    backup_set_detail.backup_set_detail,
+    route=routes.BACKUP_SET_DETAIL,
+    title=_title("Backup set"),
+    on_load=BackupSetDetailState.load,
+)
+app.add_page(
     operation_detail.operation_detail,
     route=routes.RUN_DETAIL,
     title=_title("Run"),
     on_load=operation_detail.OperationDetailState.load,
 )
+# The create form and one schedule (everyone may look; owners and managers edit) share a page.
+for _route in (routes.SCHEDULE_NEW, routes.SCHEDULE_DETAIL):
+    app.add_page(
+        backup_schedules.backup_schedule_form,
+        route=_route,
+        title=_title("Backup schedule"),
+        on_load=backup_schedules.BackupScheduleFormState.load,
+    )

@@ -89,6 +89,24 @@ def update_progress(
     )
 
 
+def record_produced(
+    run_id: int, produced: Mapping[str, Any], *, engine: Engine | None = None
+) -> bool:
+    """Remember what a running run made (e.g. {"backup_set_id": 7}) in its context under
+    "produced", so the run page can link it. Only while the run is running; False otherwise."""
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(_T.c.context).where(_T.c.id == run_id, _T.c.status == "running")
+        ).first()
+        if row is None:
+            return False
+        context = dict(row.context or {})
+        context["produced"] = {**(context.get("produced") or {}), **dict(produced)}
+        stmt = sa.update(_T).where(_T.c.id == run_id, _T.c.status == "running")
+        return bool(conn.execute(stmt.values(context=context).returning(_T.c.id)).first())
+
+
 def complete_run(
     run_id: int,
     *,

@@ -62,6 +62,15 @@ def related_links(
     target = _related_target(op.related, tenant_slug, inputs) if op else None
     if target:
         links.insert(0, {"label": target[0], "url": target[1]})
+    produced = (context or {}).get("produced") or {}
+    if produced.get("backup_set_id") and inputs.get("backup_set_id") is None:
+        links.insert(
+            1,
+            {
+                "label": "Backup set made by this run",
+                "url": tenant_path(tenant_slug, "backup-sets", produced["backup_set_id"]),
+            },
+        )
     retried = inputs.get("retried_run_id")
     if retried:
         links.append({"label": "Retried run", "url": view_run_path(tenant_slug, retried)})

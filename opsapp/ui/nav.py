@@ -34,6 +34,15 @@ POLICIES = NavItem(
     "Policies", "shield_check", "policies", "Supported policies and their captured versions."
 )
 GROUPS = NavItem("Groups", "users", "directory/groups", "Entra groups and their member counts.")
+BACKUP_SETS = NavItem(
+    "Backup sets", "archive", "backup-sets", "Named sets of captured policy versions."
+)
+BACKUP_SCHEDULES = NavItem(
+    "Schedules",
+    "calendar_clock",
+    "backup-schedules",
+    "Backups that run daily or weekly and keep the last N sets.",
+)
 OPERATIONS = NavItem(
     "Operations",
     "activity",
@@ -44,6 +53,7 @@ OPERATIONS = NavItem(
 NAV: tuple[NavGroup, ...] = (
     NavGroup("Tenant", (DASHBOARD, INVENTORY, POLICIES)),
     NavGroup("Directory", (GROUPS,)),
+    NavGroup("Backups", (BACKUP_SETS, BACKUP_SCHEDULES)),
     NavGroup("Monitoring", (OPERATIONS,)),
 )
 

@@ -16,6 +16,8 @@ from opsapp.operations.links import tenant_path
 TENANT_ARG = "tenant_slug"
 RUN_ARG = "run_id"
 POLICY_ARG = "policy_id"
+BACKUP_SET_ARG = "backup_set_id"
+SCHEDULE_ARG = "schedule_id"
 
 HOME = "/"
 LOGIN = "/login"
@@ -30,6 +32,9 @@ def tenant_route(segment: str = "") -> str:
 
 RUN_DETAIL = tenant_route(f"operations/[{RUN_ARG}]")
 POLICY_DETAIL = tenant_route(f"policies/[{POLICY_ARG}]")
+BACKUP_SET_DETAIL = tenant_route(f"backup-sets/[{BACKUP_SET_ARG}]")
+SCHEDULE_NEW = tenant_route("backup-schedules/new")
+SCHEDULE_DETAIL = tenant_route(f"backup-schedules/[{SCHEDULE_ARG}]")
 
 
 def tenant_href(tenant_slug: str, segment: str = "") -> str:

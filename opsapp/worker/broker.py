@@ -2,7 +2,9 @@
 
 Every broker gets the run-tracking middleware, one `opsapp.op.<run_type>` task per registered
 body (bodies registered later are added as they appear) and the maintenance tasks, which carry
-their cron schedules as labels for the scheduler.
+their cron schedules as labels for the scheduler (reap lost runs and fire due backup schedules
+every minute, prune daily). The backup schedule task runs in a worker and dispatches the runs it
+starts through that worker's own broker.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from opsapp.worker import registry
 from opsapp.worker._compat import RedisStreamBroker
 from opsapp.worker.config import get_worker_settings
 from opsapp.worker.maintenance import (
+    BACKUP_SCHEDULES_CRON,
+    BACKUP_SCHEDULES_TASK,
     PRUNE_CRON,
     PRUNE_TASK,
     REAP_CRON,
     REAP_TASK,
+    fire_backup_schedules_job,
     prune_runs_job,
     reap_lost_runs_job,
 )
@@ -130,6 +135,17 @@ def build_broker(
         reap_lost_runs_task,
         task_name=REAP_TASK,
         schedule=[{"cron": REAP_CRON, "schedule_id": REAP_TASK}],
+    )
+
+    async def fire_backup_schedules_task() -> int:
+        from opsapp.worker.dispatch import TaskiqDispatcher  # imports this module
+
+        return await fire_backup_schedules_job(dispatcher=TaskiqDispatcher(broker), engine=engine)
+
+    broker.register_task(
+        fire_backup_schedules_task,
+        task_name=BACKUP_SCHEDULES_TASK,
+        schedule=[{"cron": BACKUP_SCHEDULES_CRON, "schedule_id": BACKUP_SCHEDULES_TASK}],
     )
     broker.register_task(
         prune_runs_task,

@@ -1,5 +1,7 @@
 """The embedded mode: operations run inside the current process and event loop (the Reflex
-backend's lifespan, or the CLI), with a light maintenance loop instead of a scheduler.
+backend's lifespan, or the CLI), with light maintenance loops instead of a scheduler: reap lost
+runs every minute, prune once a day, and fire due backup schedules every 30 s (each slot once,
+whatever the number of processes: see opsapp.features.backups.scheduler).
 
     app.register_lifespan_task(app_lifespan)           # Reflex backend (either mode)
 
@@ -29,11 +31,16 @@ from opsapp.worker.broker import build_broker
 from opsapp.worker.config import get_worker_settings
 from opsapp.worker.dispatch import TaskiqDispatcher
 from opsapp.worker.loader import load_task_modules
-from opsapp.worker.maintenance import prune_runs_job, reap_lost_runs_job
+from opsapp.worker.maintenance import (
+    fire_backup_schedules_job,
+    prune_runs_job,
+    reap_lost_runs_job,
+)
 
 log = logging.getLogger("opsapp.worker.embedded")
 
 REAP_INTERVAL_SECONDS = 60.0
+SCHEDULE_INTERVAL_SECONDS = 30.0  # a due backup schedule fires at most this late
 DRAIN_TIMEOUT_SECONDS = 10.0
 
 _embedded: list[InMemoryBroker] = []  # a stack: the innermost running embedded worker wins
@@ -76,31 +83,55 @@ async def maintenance_loop(
         await asyncio.sleep(reap_interval)
 
 
+async def backup_schedule_loop(
+    *,
+    dispatcher: TaskiqDispatcher,
+    engine: Engine | None = None,
+    interval: float = SCHEDULE_INTERVAL_SECONDS,
+) -> None:
+    """Fire due backup schedules now and every `interval` seconds through `dispatcher` (the
+    embedded broker). Never raises (except cancellation)."""
+    while True:
+        try:
+            await asyncio.to_thread(load_task_modules)  # `supports` checks the registered bodies
+            await fire_backup_schedules_job(dispatcher=dispatcher, engine=engine or get_engine())
+        except Exception:
+            log.exception("embedded maintenance: firing backup schedules failed")
+        await asyncio.sleep(interval)
+
+
 @contextlib.asynccontextmanager
 async def embedded_worker(
     *,
     engine: Engine | None = None,
     maintenance: bool = True,
     reap_interval: float = REAP_INTERVAL_SECONDS,
+    schedule_interval: float = SCHEDULE_INTERVAL_SECONDS,
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS,
 ) -> AsyncIterator[AsyncBroker]:
-    """Start an in-process broker in the running event loop (and the maintenance loop); on exit
-    wait up to `drain_timeout` for running operations, then cancel them (their runs are failed
-    as worker.lost by the middleware) and shut the broker down."""
+    """Start an in-process broker in the running event loop (and, with `maintenance`, the
+    maintenance and backup schedule loops); on exit wait up to `drain_timeout` for running
+    operations, then cancel them (their runs are failed as worker.lost by the middleware) and
+    shut the broker down."""
     broker = build_broker("memory", engine=engine)
     assert isinstance(broker, InMemoryBroker)
     await broker.startup()
-    loop_task = None
+    loop_tasks: list[asyncio.Task[None]] = []
     if maintenance:
-        loop_task = asyncio.create_task(
-            maintenance_loop(engine=engine, reap_interval=reap_interval)
-        )
+        loop_tasks = [
+            asyncio.create_task(maintenance_loop(engine=engine, reap_interval=reap_interval)),
+            asyncio.create_task(
+                backup_schedule_loop(
+                    dispatcher=TaskiqDispatcher(broker), engine=engine, interval=schedule_interval
+                )
+            ),
+        ]
     _embedded.append(broker)
     try:
         yield broker
     finally:
         _embedded.remove(broker)
-        if loop_task is not None:
+        for loop_task in loop_tasks:
             loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task

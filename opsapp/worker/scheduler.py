@@ -2,10 +2,14 @@
 
     OPSAPP_BROKER=redis taskiq scheduler opsapp.worker.scheduler:scheduler
 
-Schedules come from the maintenance tasks' labels (reap lost runs every minute, prune daily).
+Schedules come from the maintenance tasks' labels: reap lost runs and fire due backup schedules
+every minute (a worker runs that tick and starts each due schedule's `backup_schedule.scheduled`
+run), prune daily. The scheduler only sends these tasks; the workers execute them.
 `taskiq scheduler` keeps its last-fired minute in memory: a restart inside the same minute fires
 again, and two schedulers both fire. Every firing therefore first takes a database lease named
-after the job and the scheduled minute; a firing that cannot take it is cancelled.
+after the job and the scheduled minute; a firing that cannot take it is cancelled. (The backup
+tick does not depend on that lease: each schedule slot is claimed with a compare-and-set on its
+next_run_at, see opsapp.features.backups.scheduler.)
 """
 
 from __future__ import annotations

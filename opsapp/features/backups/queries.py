@@ -11,6 +11,7 @@ from opsapp.features.backups.checks import RETRYABLE
 from opsapp.features.backups.slots import WEEKDAY_TOKENS
 from opsapp.features.inventory.queries import policy_type_label, policy_type_label_sql
 from opsapp.models import BackupItem, BackupSchedule, BackupSet, OperationRun, Policy, PolicyVersion
+from opsapp.models.operations import ACTIVE_PREDICATE
 from opsapp.models.types import iso
 from opsapp.paging import Page, contains_text, ordered_by, paginate
 
@@ -172,6 +173,7 @@ def schedule_row(session: Session, schedule: BackupSchedule) -> dict:
         "name": schedule.name,
         "frequency": schedule.frequency,
         "weekdays": [WEEKDAY_TOKENS[d] for d in schedule.weekdays or []],
+        "weekday_labels": [WEEKDAY_TOKENS[d].capitalize() for d in schedule.weekdays or []],
         "time_of_day": schedule.time_of_day,
         "timezone": schedule.timezone,
         "policy_types": list(schedule.policy_types or []),
@@ -203,3 +205,24 @@ def get_schedule_detail(session: Session, *, tenant_id: int, schedule_id: int) -
     if schedule is None or schedule.tenant_id != tenant_id:
         return None
     return schedule_row(session, schedule)
+
+
+SET_RUN_TYPES = ("backup_set.add_policies", "backup_set.remove_policies")
+
+
+def active_set_run(session: Session, *, tenant_id: int, set_id: int) -> tuple[int, str] | None:
+    """The newest queued or running add/remove run of this set: (run id, type), or None.
+
+    Active runs are few (the partial index keeps one per identity), so the set id is matched in
+    Python rather than with a dialect-specific JSON path."""
+    r = OperationRun
+    query = (
+        select(r.id, r.type, r.context)
+        .where(r.tenant_id == tenant_id, r.type.in_(SET_RUN_TYPES), ACTIVE_PREDICATE)
+        .order_by(r.created_at.desc(), r.id.desc())
+        .limit(200)
+    )
+    for run_id, run_type, context in session.exec(query):
+        if ((context or {}).get("inputs") or {}).get("backup_set_id") == set_id:
+            return run_id, run_type
+    return None

@@ -18,9 +18,16 @@ class Column:
     align: str = "left"
 
 
+def header_cell(label: str, *, align: str = "left") -> rx.Component:
+    """A header that does not sort, set like the sortable ones (small, medium weight)."""
+    return rx.table.column_header_cell(
+        rx.text(label, size="1", weight="medium", color=rx.color("gray", 12)), text_align=align
+    )
+
+
 def _header_cell(state, column: Column) -> rx.Component:
     if column.sort_key is None:
-        return rx.table.column_header_cell(column.label, text_align=column.align)
+        return header_cell(column.label, align=column.align)
     active = state.sort == column.sort_key
     arrow = rx.cond(
         active,

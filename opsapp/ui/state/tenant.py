@@ -137,8 +137,9 @@ class TenantState(SessionState):
             return toasts.dispatch_failed(label, message=str(exc), view_path=exc.view_path)
         except Forbidden as exc:
             return toasts.refused("Not allowed", str(exc))
-        except NotFound:
-            return toasts.refused("Not found", "That tenant does not exist.")
+        except NotFound as exc:  # the tenant, or what the inputs name (a deleted backup set)
+            specific = str(exc) if str(exc) != NotFound().args[0] else ""
+            return toasts.refused("Not found", specific or "That tenant does not exist.")
         except (InvalidInputs, UnknownOperationType, OperationUnavailable) as exc:
             return toasts.refused(f"{label} was not started", str(exc))
         except WorkerNotRunning:

@@ -121,3 +121,27 @@ def test_outcome_from_counts_and_failures(counts, items, fatal, expected):
     if items:
         assert final_counts["failed"] == items
         assert len(failures) == items + (1 if fatal else 0)
+
+
+def test_record_produced_only_while_running_and_the_run_page_links_it(engine):
+    from opsapp.operations.links import related_links
+
+    run = _queued(engine, make_tenant(engine, slug="acme"))
+    assert lifecycle.record_produced(run.id, {"backup_set_id": 5}, engine=engine) is False
+    lifecycle.mark_running(run.id, lost_after=LOST, engine=engine)
+    assert lifecycle.record_produced(run.id, {"backup_set_id": 5}, engine=engine) is True
+    context = _get(engine, run.id).context
+    assert context["produced"] == {"backup_set_id": 5} and context["inputs"] == {}
+
+    lifecycle.complete_run(run.id, outcome=RunOutcome.succeeded, engine=engine)
+    assert lifecycle.record_produced(run.id, {"backup_set_id": 6}, engine=engine) is False
+    links = related_links(
+        tenant_slug="acme",
+        run_type="backup_schedule.run_now",
+        context={"inputs": {"schedule_id": 2}, "produced": {"backup_set_id": 5}},
+    )
+    assert [link["url"] for link in links] == [
+        "/t/acme/backup-schedules/2",
+        "/t/acme/backup-sets/5",
+        "/t/acme/operations",
+    ]

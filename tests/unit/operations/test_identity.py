@@ -94,7 +94,7 @@ def test_the_initiator_is_never_an_identity_input():
 @pytest.mark.parametrize(
     ("run_type", "inputs", "message"),
     [
-        ("backup_set.add_policies", {"backup_set_id": 1, "policy_ids": []}, "must not be empty"),
+        ("backup_set.add_policies", {"backup_set_id": 1, "policy_ids": []}, "No policies selected"),
         ("backup_set.add_policies", {"policy_ids": [1]}, "'backup_set_id' is required"),
         ("backup_set.add_policies", {"backup_set_id": -3, "policy_ids": [1]}, "positive integer"),
         ("backup_set.add_policies", {"backup_set_id": True, "policy_ids": [1]}, "positive integer"),

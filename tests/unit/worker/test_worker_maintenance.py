@@ -16,6 +16,8 @@ from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.worker.broker import build_broker
 from opsapp.worker.maintenance import (
+    BACKUP_SCHEDULES_CRON,
+    BACKUP_SCHEDULES_TASK,
     PRUNE_CRON,
     PRUNE_TASK,
     REAP_CRON,
@@ -98,7 +100,11 @@ async def test_label_schedules_come_from_the_broker_and_two_schedulers_send_once
     for source in sources:
         await source.startup()
     crons = {s.task_name: s.cron for s in await sources[0].get_schedules()}
-    assert crons == {REAP_TASK: REAP_CRON, PRUNE_TASK: PRUNE_CRON}
+    assert crons == {
+        REAP_TASK: REAP_CRON,
+        PRUNE_TASK: PRUNE_CRON,
+        BACKUP_SCHEDULES_TASK: BACKUP_SCHEDULES_CRON,
+    }
 
     sent = []
 
