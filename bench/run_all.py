@@ -15,7 +15,10 @@ BENCHMARKS = (
     "bench.duplicate_starts",
     "bench.prune",
     "bench.sync_throughput",
+    "bench.backup_capture",
+    "bench.scheduler_tick",
     "bench.ui_browser",
+    "bench.ui_browser.picker",
 )
 
 

@@ -8,7 +8,7 @@ four situations: nothing due, a typical minute, 500 schedules due at the same mi
 cap), and all 10,000 due after a long outage. Records EXPLAIN ANALYZE of each and, for scale,
 one full tick that starts 500 runs and the tick right after it (nothing left to fire).
 
-    python -m bench.scheduler_tick          # prints a markdown section (RESULTS.md untouched)
+    python -m bench.scheduler_tick          # prints and writes its section of RESULTS.md
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from bench.common import RecordingDispatcher, drop_pg, machine, scratch_pg, summary_ms
+from bench.common import (
+    RecordingDispatcher,
+    drop_pg,
+    machine,
+    scratch_pg,
+    summary_ms,
+    write_section,
+)
 from opsapp.db import get_engine
 from opsapp.features.backups.scheduler import BATCH_SIZE, due_query, fire_due_schedules, select_due
 from opsapp.migrate import upgrade
@@ -179,8 +186,8 @@ def main() -> None:
             + "\n\n".join(plans)
             + "\n</details>"
         )
-        print("## Backup scheduler tick (PostgreSQL, 10,000 schedules)\n")
         print(body)
+        write_section("Backup scheduler tick (PostgreSQL, 10,000 schedules)", body)
     finally:
         drop_pg(url)
 

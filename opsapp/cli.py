@@ -306,8 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(groups, "worker", cmd_worker, "run a taskiq worker (Redis broker)")
     p.add_argument("--workers", type=int, default=1)
     _add(
-        groups, "scheduler", cmd_scheduler, "run the taskiq scheduler (prune daily, reap lost runs)"
+        groups,
+        "scheduler",
+        cmd_scheduler,
+        "run the taskiq scheduler (every minute: fire due backup schedules, reap lost runs; "
+        "daily: prune)",
     )
+    from opsapp.cli_backups import register as register_backups
+
+    register_backups(groups)  # policies, backup-sets, schedules
     return parser
 
 

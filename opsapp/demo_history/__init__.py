@@ -25,8 +25,10 @@ from opsapp.graph.demo.tenants import DEMO_TENANTS
 from opsapp.models import OperationRun, ProviderKind, Tenant
 from opsapp.models.types import utcnow
 
+from .backups import ensure_demo_backups, link_last_runs
 from .failures import GRAPH_ATTEMPTS
 from .initiators import Member, load_members
+from .inputs import TenantIds
 from .model import PlannedRun, TenantHistory
 from .notify import NOTIFIED_RUNS, OWNER_EMAIL, UNREAD_NOTIFICATIONS, notify_owner
 from .plan import plan_tenant
@@ -58,10 +60,16 @@ def seed_demo_history(
         if skipped is not None:
             return {"runs": 0, "skipped": skipped}
         members = load_members(conn, [t.id for t in targets])
-        planned: list[TenantHistory] = [
-            (tenant, _history(tenant, members.get(tenant.id, []), now, days)) for tenant in targets
-        ]
+        planned: list[TenantHistory] = []
+        tenant_ids: dict[int, TenantIds] = {}
+        for tenant in targets:
+            ids = tenant_ids[tenant.id] = ensure_demo_backups(
+                conn, tenant_id=tenant.id, slug=tenant.slug
+            )
+            planned.append((tenant, _history(tenant, ids, members.get(tenant.id, []), now, days)))
         created = insert_runs(conn, planned)
+        for tenant_id, ids in tenant_ids.items():
+            link_last_runs(conn, ids, tenant_id=tenant_id)
         notify_owner(conn, planned, now)
     return {"runs": created, "skipped": None}
 
@@ -83,10 +91,12 @@ def _tenants_to_seed(conn: Connection) -> tuple[list[Any], str | None]:
     return targets, None
 
 
-def _history(tenant: Any, members: list[Member], now: datetime, days: int) -> list[PlannedRun]:
+def _history(
+    tenant: Any, ids: TenantIds, members: list[Member], now: datetime, days: int
+) -> list[PlannedRun]:
     """One tenant's planned runs with their rows, drawn from a generator seeded by its slug."""
     demo = next(d for d in DEMO_TENANTS if d.slug == tenant.slug)
     rng = random.Random(f"opsapp-demo-history:{demo.slug}")
-    runs = plan_tenant(rng, tenant.id, members, now, days)
+    runs = plan_tenant(rng, ids, members, now, days)
     build_rows(rng, runs, demo, tenant.id, now)
     return runs

@@ -1,5 +1,5 @@
-"""The inputs a user would have started each run type with, pointing at plausible per-tenant
-ids (schedules, backup sets, baselines, restore runs) that the demo never creates."""
+"""The inputs a user would have started each run type with, pointing at the tenant's demo
+schedule and backup sets (demo_history.backups) and at plausible restore run ids."""
 
 from __future__ import annotations
 
@@ -14,19 +14,13 @@ from .model import FOUNDATIONS
 
 @dataclass(frozen=True)
 class TenantIds:
-    """Ids derived from the tenant id (tenant 3 → 31, 32, …) so they differ per tenant."""
+    """The ids a tenant's demo runs name: its demo schedule and backup sets (the first set is
+    the drift baseline); `base` numbers the restore runs (tenant 3 → 31, 32, …)."""
 
     base: int
     schedule: int
     backup_sets: tuple[int, ...]
     baseline: int
-
-    @classmethod
-    def for_tenant(cls, tenant_id: int) -> TenantIds:
-        base = tenant_id * 10
-        return cls(
-            base=base, schedule=base + 1, backup_sets=(base + 1, base + 2), baseline=base + 1
-        )
 
 
 def user_inputs(

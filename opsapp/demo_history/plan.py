@@ -30,10 +30,9 @@ _MAX_RETRIES = 2
 
 
 def plan_tenant(
-    rng: random.Random, tenant_id: int, members: list[Member], now: datetime, days: int
+    rng: random.Random, ids: TenantIds, members: list[Member], now: datetime, days: int
 ) -> list[PlannedRun]:
     """The tenant's runs over the `days` before `now`, oldest first, without rows yet."""
-    ids = TenantIds.for_tenant(tenant_id)
     runs = _scheduled_backups(rng, ids, now, days) + _user_started(rng, ids, now, days)
     pick_outcomes(rng, runs)
     runs.sort(key=lambda r: r.created_at)
@@ -50,7 +49,7 @@ def _scheduled_backups(
     """The nightly backup schedule, started by the scheduler ("System"), newest first; only
     nights whose run has had half an hour to finish."""
     window_start = now - timedelta(days=days)
-    schedule_time = timedelta(hours=2, minutes=rng.choice((0, 15, 30)))
+    schedule_time = timedelta(hours=2)  # the demo schedule's 02:00 UTC (demo_history.backups)
     runs = []
     for day in range(days):
         slot = (now - timedelta(days=day)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -92,6 +92,18 @@ class GraphClient(Protocol):
         """Assignments of many policies via ``$batch``; a failure is reported per policy."""
         ...
 
+    async def get_policies_many(
+        self, policy_type_key: str, policy_ids: Sequence[str]
+    ) -> dict[str, Json | GraphError]:
+        """Many policy objects via ``$batch``; a failure is reported per policy."""
+        ...
+
+    async def list_policy_settings_many(
+        self, policy_ids: Sequence[str]
+    ) -> dict[str, list[Json] | GraphError]:
+        """Settings of many settings-catalog policies via ``$batch``, reported per policy."""
+        ...
+
     def iter_policy_settings(self, policy_id: str) -> AsyncIterator[Json]:
         """Stream a settings-catalog policy's ``/settings``."""
         ...

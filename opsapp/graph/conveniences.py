@@ -76,7 +76,7 @@ class GraphConveniences:
             result[pid] = await self._assignments_from(path, answer, ptype.api_version)
         return result
 
-    async def _assignments_from(
+    async def _assignments_from(  # any collection answered inside a $batch
         self, path: str, answer: Json | GraphError, api_version: str
     ) -> list[Json] | GraphError:
         if isinstance(answer, GraphError):
@@ -91,6 +91,36 @@ class GraphConveniences:
             except GraphError as exc:
                 return exc
         return value
+
+    async def get_policies_many(
+        self, policy_type_key: str, policy_ids: Sequence[str]
+    ) -> dict[str, Json | GraphError]:
+        """Many policy objects of one type, 20 single-object GETs per ``$batch`` round trip.
+
+        An answer that is not the object asked for (no matching ``id``) is a bad response."""
+        ptype = policy_type(policy_type_key)
+        ids = list(dict.fromkeys(policy_ids))
+        paths = [f"{ptype.graph_path}/{pid}" for pid in ids]
+        answers = await self.batch_get(paths, api_version=ptype.api_version)
+        result: dict[str, Json | GraphError] = {}
+        for pid, path, answer in zip(ids, paths, answers, strict=True):
+            if not isinstance(answer, GraphError) and str(answer.get("id")) != pid:
+                answer = bad_response(path=path, detail="not the requested object")
+            result[pid] = answer
+        return result
+
+    async def list_policy_settings_many(
+        self, policy_ids: Sequence[str]
+    ) -> dict[str, list[Json] | GraphError]:
+        """Settings of many settings-catalog policies, 20 per ``$batch`` round trip."""
+        ptype = policy_type(SETTINGS_CATALOG_KEY)
+        ids = list(dict.fromkeys(policy_ids))
+        paths = [f"{ptype.graph_path}/{pid}/settings" for pid in ids]
+        answers = await self.batch_get(paths, api_version=ptype.api_version)
+        result: dict[str, list[Json] | GraphError] = {}
+        for pid, path, answer in zip(ids, paths, answers, strict=True):
+            result[pid] = await self._assignments_from(path, answer, ptype.api_version)
+        return result
 
     async def iter_policy_settings(self, policy_id: str) -> AsyncIterator[Json]:
         """Stream a settings-catalog policy's settings."""

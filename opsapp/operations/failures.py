@@ -39,6 +39,12 @@ KNOWN_CODES = frozenset(
         "worker.lost",
         "input.invalid",
         "internal.error",
+        # Backups (opsapp.features.backups.codes names them)
+        "backup_set.not_found",
+        "backup_schedule.not_found",
+        "policy.not_found",
+        "policy.removed",
+        "policy_type.unsupported",
     }
 )
 

@@ -128,8 +128,17 @@ def _batch(call: Call, state: TenantState) -> Answer:
             headers=headers, body=entry.get("body"), base_url=call.base_url, token=call.token,
         )  # fmt: skip
         with state.lock:
-            responses.append(resolve(sub).to_batch(request_id))
+            answer = resolve(sub)
+        # Graph answers a sub-request inside the batch envelope: a wrong-shape fault on its path
+        # shows there (a truncated body cannot: the envelope would be broken for all).
+        if matches(state.faults.faults.wrong_shape, sub.path):
+            answer = _mangle(answer, faults=_wrong_shape_only(state.faults.faults), path=sub.path)
+        responses.append(answer.to_batch(request_id))
     return Answer(200, {"responses": responses})
+
+
+def _wrong_shape_only(faults: Any) -> Any:
+    return dataclasses.replace(faults, malformed=())
 
 
 def _mangle(answer: Answer, *, faults: Any, path: str) -> Answer:
