@@ -13,4 +13,3 @@ TYPE_UNSUPPORTED = "policy_type.unsupported"  # a schedule names a type opsapp n
 CODES = frozenset(
     {SET_NOT_FOUND, SCHEDULE_NOT_FOUND, POLICY_NOT_FOUND, POLICY_REMOVED, TYPE_UNSUPPORTED}
 )
-

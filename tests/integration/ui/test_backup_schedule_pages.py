@@ -106,9 +106,7 @@ async def test_run_now_starts_one_run_and_toasts_view_run(app_db, contoso, users
     assert dispatcher.dispatched == [runs[0].id]
 
 
-async def test_readonly_run_now_is_refused_and_creates_nothing(
-    app_db, contoso, users, dispatcher
-):
+async def test_readonly_run_now_is_refused_and_creates_nothing(app_db, contoso, users, dispatcher):
     schedule = _schedule(app_db, contoso)
     state = _list(token_for(app_db, users["readonly"]))
     events = describe(await run_handler(state.run_now(schedule.id)))
