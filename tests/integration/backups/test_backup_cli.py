@@ -44,9 +44,15 @@ def cli(db):
         return proc
 
     run("demo", "seed")
-    with engine.begin() as conn:  # these tests count runs: drop the seeded demo history
-        conn.exec_driver_sql("DELETE FROM notifications")
-        conn.exec_driver_sql("DELETE FROM operation_runs")
+    with engine.begin() as conn:  # these tests count runs and sets: drop the seeded history
+        for table in (
+            "notifications",
+            "backup_items",
+            "backup_sets",
+            "backup_schedules",
+            "operation_runs",
+        ):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
     run.engine = engine
     return run
 

@@ -191,13 +191,19 @@ async def test_bad_requests_create_nothing(engine):
 
 
 async def test_system_runs_have_no_initiator_and_notify_nobody(engine):
+    from opsapp.db import session_scope
+    from opsapp.features.backups.schedules import ScheduleInput, create_schedule
+
     tenant = make_tenant(engine)
     make_user(engine, tenant=tenant)
+    with session_scope(engine) as session:  # the precheck wants the schedule to exist
+        data = ScheduleInput(name="Nightly", policy_types=["deviceConfiguration"])
+        schedule_id = create_schedule(session, tenant_id=tenant.id, data=data).id
     result = await start_operation(
         run_type="backup_schedule.scheduled",
         tenant_id=tenant.id,
         user_id=None,
-        inputs={"schedule_id": 7, "scheduled_for": "2026-11-26T03:00:00+00:00"},
+        inputs={"schedule_id": schedule_id, "scheduled_for": "2026-11-26T03:00:00+00:00"},
         dispatcher=RecordingDispatcher(),
         engine=engine,
         system=True,
