@@ -18,7 +18,7 @@ from .inputs import TenantIds
 
 SCHEDULE_NAME = "Nightly policy backup"
 SCHEDULE_TIME = "02:00"  # UTC, the time the history's scheduled runs carry
-SET_NAMES = ("Baseline", "Before the Windows 11 rollout")
+SET_NAMES = ("Baseline", "Before the Intune cleanup")
 ENABLED_FOR = ("contoso",)
 
 

@@ -145,7 +145,7 @@ def _footer() -> rx.Component:
             rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
             rx.button(
                 "Add selected",
-                on_click=P.add_selected.throttle(1500),
+                on_click=P.add_selected,
                 loading=P.starting == "backup_set.add_policies",
             ),
             spacing="2",
