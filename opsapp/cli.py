@@ -315,12 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
     from opsapp.cli_backups import register as register_backups
 
     register_backups(groups)  # policies, backup-sets, schedules
+    from opsapp.cli_secrets import register as register_secrets
+
+    register_secrets(groups)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from opsapp.bootstrap import init_process
+
+        init_process("cli")
         args.handler(args)
     except Exception as exc:  # every failure is one sanitized line, never a traceback dump
         message, code = translate(exc)

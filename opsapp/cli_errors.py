@@ -5,6 +5,7 @@ from __future__ import annotations
 from opsapp.operations.failures import sanitize_text
 
 EXIT_ERROR, EXIT_USAGE, EXIT_DENIED, EXIT_NOT_FOUND = 1, 2, 3, 4
+EXIT_CONFIG = 5  # the settings are unsafe or incomplete (opsapp.settings_guard)
 
 
 class CliError(Exception):
@@ -22,10 +23,13 @@ def translate(exc: BaseException) -> tuple[str, int]:
     from opsapp.operations.identity import InvalidInputs
     from opsapp.operations.queries import InvalidFilter
     from opsapp.operations.service import DispatchFailed, OperationUnavailable
+    from opsapp.settings_guard import UnsafeConfiguration
     from opsapp.tenancy import TenancyError
 
     if isinstance(exc, CliError):
         return sanitize_text(str(exc)), exc.code
+    if isinstance(exc, UnsafeConfiguration):
+        return sanitize_text(str(exc)), EXIT_CONFIG
     if isinstance(exc, NotFound):
         if str(exc) != NotFound().args[0]:  # a specific message ("Backup set not found")
             return sanitize_text(str(exc)), EXIT_NOT_FOUND

@@ -7,6 +7,7 @@ import reflex as rx
 # Registers every table on SQLModel.metadata before Reflex's start-up schema check compares it with
 # the database; without it that check would see no tables and report a bogus "schema change".
 import opsapp.models  # noqa: F401
+from opsapp.bootstrap import init_process
 from opsapp.ui import nav, routes
 from opsapp.ui.layout import PRODUCT_NAME
 from opsapp.ui.pages import (
@@ -25,6 +26,8 @@ from opsapp.ui.pages import (
 )
 from opsapp.ui.state.backup_sets import BackupSetDetailState, BackupSetListState
 from opsapp.worker.embedded import app_lifespan
+
+init_process("web")
 
 app = rx.App(
     html_lang="en",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from opsapp.bootstrap import init_process
 from opsapp.settings import get_settings
 from opsapp.worker.broker import build_broker
 from opsapp.worker.loader import load_task_modules
@@ -19,6 +20,7 @@ __all__ = ["broker", "load_task_modules"]
 
 # httpx logs every request URL at INFO; a sync makes thousands. Keep warnings and errors only.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+init_process("worker")
 load_task_modules()
 _settings = get_settings()
 broker = build_broker(_settings.broker, redis_url=_settings.redis_url)

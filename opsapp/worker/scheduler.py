@@ -72,7 +72,10 @@ def build_scheduler(broker: AsyncBroker, *, engine: Engine | None = None) -> Tas
 
 
 def _build_default() -> TaskiqScheduler:
+    from opsapp.bootstrap import init_process
     from opsapp.worker.app import broker
+
+    init_process("scheduler")
 
     if not broker.__class__.__name__.startswith("Redis"):
         log.warning(
