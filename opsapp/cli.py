@@ -11,25 +11,94 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from opsapp.cli_errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError, translate
+from opsapp.cli_errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError, one_line, translate
+
+# Integers the database can hold (BIGINT); ids and offsets beyond are refused as bad input.
+MAX_INT64 = 2**63 - 1
+MAX_INPUTS_DEPTH = 32  # identity inputs are flat objects of lists; anything deeper is hostile
+MAX_INPUTS_CHARS = 100_000
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error rule: one line on stderr, exit 2 (no usage block)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"opsapp: error: {self.prog}: {one_line(message)}\n")
+
+
+def int_in(low: int, high: int, what: str = "a whole number") -> Callable[[str], int]:
+    """An argparse type: a decimal integer in [low, high], else a one-line usage error."""
+
+    def parse(text: str) -> int:
+        raw = text.strip()
+        digits = raw[1:] if raw[:1] in "+-" else raw
+        if not digits.isascii() or not digits.isdigit():
+            raise argparse.ArgumentTypeError(f"expected {what}, got '{raw[:40]}'")
+        if len(digits) > 25 or not low <= int(raw) <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}")
+        return int(raw)
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_in(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got '{text[:40]}'") from None
+        if not low <= value <= high:  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
 
 
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
+def _depth(text: str) -> int:
+    """The deepest bracket nesting of a JSON text (strings skipped), without recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _parse_json(text: str) -> dict[str, Any]:
+    if len(text) > MAX_INPUTS_CHARS:
+        raise CliError(f"--inputs is longer than {MAX_INPUTS_CHARS} characters", EXIT_USAGE)
+    if _depth(text) > MAX_INPUTS_DEPTH:
+        raise CliError(f"--inputs is nested more than {MAX_INPUTS_DEPTH} levels deep", EXIT_USAGE)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(
             f"--inputs is not valid JSON: {exc.msg} at position {exc.pos}", EXIT_USAGE
         ) from None
+    except (RecursionError, ValueError):  # belt and braces: never a Python error name
+        raise CliError("--inputs is not valid JSON", EXIT_USAGE) from None
     if not isinstance(value, dict):
-        raise CliError(
-            '--inputs must be a JSON object, e.g. \'{"policy_types": ["deviceConfiguration"]}\'',
-            EXIT_USAGE,
-        )
+        raise CliError('--inputs must be a JSON object such as {"policy_types": [...]}', EXIT_USAGE)
     return value
 
 
@@ -46,8 +115,7 @@ def _read_stdin_secret(what: str) -> str:
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
     from opsapp.migrate import upgrade
 
-    upgrade()
-    print("database is up to date", file=sys.stderr)
+    print(upgrade().describe(), file=sys.stderr)
 
 
 def cmd_demo_seed(args: argparse.Namespace) -> None:
@@ -74,7 +142,12 @@ def cmd_demo_seed(args: argparse.Namespace) -> None:
 def cmd_demo_graph(args: argparse.Namespace) -> None:
     from opsapp.graph.demo.server import serve
 
-    serve(host=args.host, port=args.port, log_level=args.log_level)
+    serve(
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        allow_remote=args.allow_remote,
+    )
 
 
 def cmd_tenants_create(args: argparse.Namespace) -> None:
@@ -205,8 +278,6 @@ def cmd_ops_show(args: argparse.Namespace) -> None:
 def cmd_ops_prune(args: argparse.Namespace) -> None:
     from opsapp.operations.retention import prune_job
 
-    if args.older_than_days is not None and args.older_than_days < 1:
-        raise CliError("--older-than-days must be at least 1", EXIT_USAGE)
     print(prune_job(older_than_days=args.older_than_days))
 
 
@@ -237,11 +308,14 @@ def _add(sub, name: str, handler: Callable, help_text: str) -> argparse.Argument
     return parser
 
 
+MAX_RETENTION_DAYS = 36_500  # a century: beyond, "older than" reaches before year 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from opsapp.models import Role
     from opsapp.operations.status import STATE_BUCKETS
 
-    parser = argparse.ArgumentParser(prog="opsapp", description="opsapp operator command line")
+    parser = Parser(prog="opsapp", description="opsapp operator command line")
     groups = parser.add_subparsers(dest="group", required=True)
 
     db = groups.add_parser("db", help="database").add_subparsers(dest="cmd", required=True)
@@ -254,12 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print what was created as JSON")
     p = _add(demo, "graph", cmd_demo_graph, "serve the demo Graph over HTTP")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=int_in(1, 65535), default=8765)
     p.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="'warning' hides the per-request access log",
+    )
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback --host (the demo Graph's credentials are public)",
     )
 
     tenants = groups.add_parser("tenants", help="tenants").add_subparsers(dest="cmd", required=True)
@@ -287,7 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
     p.add_argument("--inputs", default="{}", help="identity inputs as a JSON object")
     p.add_argument("--wait", action="store_true", help="wait until the run completes")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits at most")
+    p.add_argument(
+        "--timeout", type=float_in(0, 86_400), default=600.0, help="seconds --wait waits at most"
+    )
     p = _add(
         ops, "list", cmd_ops_list, "list a tenant's runs, newest first (last 30 days by default)"
     )
@@ -296,15 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", choices=list(STATE_BUCKETS))
     p.add_argument("--since", default="30d", help="time range such as 12h, 30d, 2w, or 'all'")
     p.add_argument("--initiator")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--limit", type=int_in(1, MAX_INT64), default=50)
+    p.add_argument("--offset", type=int_in(0, MAX_INT64), default=0)
     p = _add(ops, "show", cmd_ops_show, "show one run")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=int_in(1, MAX_INT64, "a run id"))
     p = _add(ops, "prune", cmd_ops_prune, "delete completed runs older than the retention period")
-    p.add_argument("--older-than-days", type=int, default=None)
+    p.add_argument(
+        "--older-than-days", type=int_in(1, MAX_RETENTION_DAYS), default=None, help="1 to 36500"
+    )
 
     p = _add(groups, "worker", cmd_worker, "run a taskiq worker (Redis broker)")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int_in(1, 256), default=1)
     _add(
         groups,
         "scheduler",
@@ -321,17 +405,84 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _value_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string (of any sub-command) that takes exactly one value."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _value_options(sub)
+        elif action.option_strings and action.nargs is None:
+            found.update(action.option_strings)
+    return found
+
+
+def _glue_dash_values(argv: list[str], value_options: set[str]) -> list[str]:
+    """`--since -5d` → `--since=-5d`: a value that starts with '-' is still the option's value
+    (argparse would take it for an option), unless it is itself an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out += argv[i:]
+            break
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if (
+            arg in value_options
+            and nxt is not None
+            and nxt.startswith("-")
+            and nxt.split("=", 1)[0] not in value_options
+            and nxt not in ("-h", "--help")
+            and not nxt.startswith("--")
+        ):
+            out.append(f"{arg}={nxt}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def _check_text(argv: list[str]) -> None:
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes on the command line (surrogateescape)
+            raise CliError("arguments must be valid UTF-8 text", EXIT_USAGE) from None
+        if "\x00" in arg:
+            raise CliError("arguments must not contain NUL characters", EXIT_USAGE)
+
+
+def _fail(exc: BaseException) -> int:
+    message, code = translate(exc)
+    print(f"opsapp: error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from opsapp.logging_setup import install_cli_logging, install_log_sanitizer
+
+    install_log_sanitizer()  # before anything may log (init_process installs it again: no-op)
+    logs = install_cli_logging()  # warnings and errors of any library: one sanitized line each
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _check_text(argv)
+        args = parser.parse_args(_glue_dash_values(argv, _value_options(parser)))
+    except CliError as exc:
+        return _fail(exc)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error already printed (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         from opsapp.bootstrap import init_process
 
         init_process("cli")
         args.handler(args)
-    except Exception as exc:  # every failure is one sanitized line, never a traceback dump
-        message, code = translate(exc)
-        print(f"opsapp: error: {message}", file=sys.stderr)
-        return code
+    except (Exception, KeyboardInterrupt) as exc:  # one sanitized line, never a traceback
+        logs.finish(succeeded=False)
+        return _fail(exc)
+    logs.finish(succeeded=True)
     return 0
 
 

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from opsapp.cli import _print_json
+from opsapp.cli import MAX_INT64, _print_json, int_in
 from opsapp.cli_errors import EXIT_NOT_FOUND, EXIT_USAGE, CliError
-from opsapp.paging import MAX_PAGE_SIZE
+from opsapp.paging import MAX_PAGE, MAX_PAGE_SIZE
 
 
 def _tenant(session, slug: str):
@@ -166,8 +166,10 @@ def _add(sub, name: str, handler: Callable, help_text: str) -> argparse.Argument
 
 
 def _pages(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--page", type=int, default=1)
-    parser.add_argument("--page-size", type=int, default=100, help=f"at most {MAX_PAGE_SIZE}")
+    parser.add_argument("--page", type=int_in(1, MAX_PAGE), default=1)
+    parser.add_argument(
+        "--page-size", type=int_in(1, MAX_PAGE_SIZE), default=100, help=f"at most {MAX_PAGE_SIZE}"
+    )
 
 
 def register(groups) -> None:
@@ -193,7 +195,7 @@ def register(groups) -> None:
     p.add_argument("--search")
     _pages(p)
     p = _add(sets, "show", cmd_sets_show, "show one backup set with its items")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=int_in(1, MAX_INT64, "a backup set id"))
 
     schedules = groups.add_parser("schedules", help="backup schedules").add_subparsers(
         dest="cmd", required=True

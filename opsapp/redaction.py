@@ -52,6 +52,12 @@ _PATH_SEGMENT = re.compile(
     r"^(?:[A-Za-z]*|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"(?:_[0-9a-fA-F-]+)?)$"
 )
+# A source file path as tracebacks and warnings print it ('/…/site-packages/sqlalchemy/engine/
+# base.py', 'C:\\app\\x.py'): kept, unless one of its segments is itself an opaque token.
+_FILE_PATH = re.compile(
+    r"^(?:[A-Za-z]:)?[/\\]?(?:[\w.+-]+[/\\])+[\w.-]+\.(?:py|pyc|pyi|pyx|so|pyd)$"
+)
+_OPAQUE_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_.~+=-]{24,}$")
 # A raw payload dump: a JSON / dict-looking blob of any real size.
 _PAYLOAD = re.compile(r"[\[{][^\[\]{}]*[:\"'][^\[\]{}]*(?:[\[{].*[\]}])?[^\[\]{}]*[\]}]", re.S)
 
@@ -62,20 +68,56 @@ def _redact_token(match: re.Match[str]) -> str:
         return text
     if "/" in text and all(_PATH_SEGMENT.match(part) for part in text.split("/")):
         return text  # a resource path with ids, not an opaque token
+    if _FILE_PATH.match(text) and not any(
+        _OPAQUE_SEGMENT.match(part) for part in re.split(r"[/\\]", text)
+    ):
+        return text  # a library / source file path (tracebacks keep their file names)
     return _REDACTED
+
+
+# Control characters (terminal escapes, NUL, …) never reach a terminal or a log file as such.
+# Bidirectional overrides count too: they make a terminal show text other than what is there.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]"
+)
+LOG_CAP = 20_000
+
+
+def _elide_payload(match: re.Match[str]) -> str:
+    return match.group(0) if len(match.group(0)) <= 40 else "[payload omitted]"
+
+
+def _scrub(
+    out: str, known_secrets: Iterable[str], *, per_line_payloads: bool, controls: bool = True
+) -> str:
+    for secret in known_secrets:
+        if secret and len(secret) >= 4:
+            out = out.replace(secret, _REDACTED)
+    if per_line_payloads:  # a traceback: a dict on one line is a dump, braces across lines are code
+        out = "\n".join(_PAYLOAD.sub(_elide_payload, line) for line in out.split("\n"))
+    else:
+        out = _PAYLOAD.sub(_elide_payload, out)
+    for pattern, replacement in _PATTERNS[:-1]:
+        out = pattern.sub(replacement, out)
+    out = _PATTERNS[-1][0].sub(_redact_token, out)
+    return _CONTROL.sub("?", out) if controls else out
 
 
 def sanitize_text(text: Any, *, cap: int = MESSAGE_CAP, known_secrets: Iterable[str] = ()) -> str:
     """Return `text` with secrets removed, payload dumps elided, whitespace folded, capped."""
-    out = str(text) if text is not None else ""
-    for secret in known_secrets:
-        if secret and len(secret) >= 4:
-            out = out.replace(secret, _REDACTED)
-    out = _PAYLOAD.sub(lambda m: m.group(0) if len(m.group(0)) <= 40 else "[payload omitted]", out)
-    for pattern, replacement in _PATTERNS[:-1]:
-        out = pattern.sub(replacement, out)
-    out = _PATTERNS[-1][0].sub(_redact_token, out)
+    out = _scrub(str(text) if text is not None else "", known_secrets, per_line_payloads=False)
     out = " ".join(out.split())
+    if len(out) > cap:
+        out = out[: cap - 1].rstrip() + "…"
+    return out
+
+
+def sanitize_log_text(text: Any, *, cap: int = LOG_CAP, known_secrets: Iterable[str] = ()) -> str:
+    """Like `sanitize_text` for a log record's message, traceback or stack: the same secrets go,
+    but lines are kept (a traceback stays readable), terminal colours too, and the cap is larger."""
+    out = str(text) if text is not None else ""
+    out = out.replace("\r\n", "\n").replace("\r", "\n")
+    out = _scrub(out, known_secrets, per_line_payloads=True, controls=False)
     if len(out) > cap:
         out = out[: cap - 1].rstrip() + "…"
     return out

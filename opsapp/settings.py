@@ -14,6 +14,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# The built-in key: public (it is in this file), so it only suits the embedded demo. Outside demo
+# mode the processes refuse to start with it (opsapp.settings_guard), and in any mode it never
+# encrypts a real (non-demo) client secret (opsapp.security).
+DEMO_SECRET_KEY = "opsapp-embedded-demo-key-change-me"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -23,16 +28,20 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")
     broker: Literal["memory", "redis"] = Field(default="memory", alias="OPSAPP_BROKER")
-    # Encrypts tenant client secrets at rest. The default only suits the embedded demo.
-    secret_key: SecretStr = Field(
-        default=SecretStr("opsapp-embedded-demo-key-change-me"), alias="OPSAPP_SECRET_KEY"
-    )
+    # Encrypts tenant client secrets at rest (the key that writes). The default only suits the
+    # embedded demo; outside it a strong key is required (opsapp.settings_guard).
+    secret_key: SecretStr = Field(default=SecretStr(DEMO_SECRET_KEY), alias="OPSAPP_SECRET_KEY")
+    # Previous keys, comma-separated, still accepted for reading while `opsapp secrets rotate`
+    # re-encrypts everything with OPSAPP_SECRET_KEY; remove them once it reports no unreadable.
+    secret_keys_old: SecretStr = Field(default=SecretStr(""), alias="OPSAPP_SECRET_KEYS_OLD")
     base_url: str = Field(default="", alias="OPSAPP_BASE_URL")
     # demo: tenants with provider "demo" talk to the built-in demo Graph; live: demo tenants are
     # refused (production talks only to Microsoft Graph).
     graph_mode: Literal["demo", "live"] = Field(default="demo", alias="OPSAPP_GRAPH_MODE")
     # Empty: the demo Graph runs in-process (ASGI transport). A URL: a demo server over HTTP.
     demo_graph_url: str = Field(default="", alias="OPSAPP_DEMO_GRAPH_URL")
+    # `opsapp demo graph` binds only to loopback unless this is set (its credentials are public).
+    demo_graph_allow_remote: bool = Field(default=False, alias="OPSAPP_DEMO_GRAPH_ALLOW_REMOTE")
     graph_base_url: str = Field(
         default="https://graph.microsoft.com", alias="OPSAPP_GRAPH_BASE_URL"
     )
@@ -52,6 +61,16 @@ class Settings(BaseSettings):
         default=2.0, gt=0, alias="OPSAPP_DISPATCH_TIMEOUT_SECONDS"
     )
     session_hours: int = Field(default=12, ge=1, alias="OPSAPP_SESSION_HOURS")
+
+    def secret_keys(self) -> list[str]:
+        """Every key that may read a stored secret: the current one first (it writes), then
+        OPSAPP_SECRET_KEYS_OLD in order; blanks and repeats dropped."""
+        keys = [self.secret_key.get_secret_value()]
+        for old in self.secret_keys_old.get_secret_value().split(","):
+            old = old.strip()
+            if old and old not in keys:
+                keys.append(old)
+        return keys
 
 
 @lru_cache

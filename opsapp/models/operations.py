@@ -9,11 +9,37 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from opsapp.models.types import PortableJSON, UTCDateTime, utcnow
+from opsapp.operations.status import ACTIVE_STATUSES, TERMINAL_STATUSES, RunOutcome, RunStatus
+
+
+def _in_predicate(statuses: frozenset[RunStatus]) -> sa.TextClause:
+    """`status IN ('a', 'b')` / `status = 'a'` with the tokens in declaration order: the exact
+    text the migrations gave the partial indexes (a planner only uses them on a literal match)."""
+    tokens = [f"'{s.value}'" for s in RunStatus if s in statuses]
+    if len(tokens) == 1:
+        return sa.text(f"status = {tokens[0]}")
+    return sa.text(f"status IN ({', '.join(tokens)})")
+
 
 # The predicate of the partial unique index. Both dialects must get it: without sqlite_where
 # SQLite silently builds a FULL unique index, which would forbid a second run ever.
-ACTIVE_PREDICATE = sa.text("status IN ('queued', 'running')")
-COMPLETED_PREDICATE = sa.text("status = 'completed'")
+# Renders as: status IN ('queued', 'running')
+ACTIVE_PREDICATE = _in_predicate(ACTIVE_STATUSES)
+# Renders as: status = 'completed'
+COMPLETED_PREDICATE = _in_predicate(TERMINAL_STATUSES)
+
+
+def _token_enum(enum_cls: type, length: int) -> sa.Enum:
+    """The enum stored as its plain string token in a VARCHAR(length) — no native database enum
+    and no CHECK constraint, so the column is the same one the migrations created."""
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class OperationRun(SQLModel, table=True):
@@ -43,8 +69,8 @@ class OperationRun(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     initiator_name: str = Field(max_length=200)
     type: str = Field(max_length=64)
-    status: str = Field(max_length=16)
-    outcome: str = Field(max_length=32)
+    status: RunStatus = Field(sa_type=_token_enum(RunStatus, 16))
+    outcome: RunOutcome = Field(sa_type=_token_enum(RunOutcome, 32))
     run_identity_hash: str = Field(max_length=64)
     summary_counts: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
     failures: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)

@@ -13,7 +13,9 @@ from opsapp.models import DirectoryGroup, InventoryItem, OperationRun, Policy
 from opsapp.models.operations import ACTIVE_PREDICATE
 from opsapp.models.types import utcnow
 from opsapp.operations.catalog import label_for
+from opsapp.operations.lifecycle import status_in
 from opsapp.operations.serialize import run_to_dict
+from opsapp.operations.status import PROBLEM_OUTCOMES, TERMINAL_STATUSES
 
 SYNC_TYPES = ("inventory.sync", "policy.sync", "directory_groups.sync")
 FAILURE_WINDOW = timedelta(days=7)
@@ -46,7 +48,9 @@ def tenant_dashboard(
 
     last_syncs = []
     for run_type in SYNC_TYPES:
-        completed = _runs(session, tenant_id, t.type == run_type, t.status == "completed", limit=1)
+        completed = _runs(
+            session, tenant_id, t.type == run_type, status_in(TERMINAL_STATUSES), limit=1
+        )
         active = _runs(session, tenant_id, t.type == run_type, ACTIVE_PREDICATE, limit=1)
         last_syncs.append(
             {
@@ -61,8 +65,8 @@ def tenant_dashboard(
         session,
         tenant_id,
         t.created_at >= now - FAILURE_WINDOW,
-        t.status == "completed",
-        t.outcome.in_(("failed", "partially_succeeded")),
+        status_in(TERMINAL_STATUSES),
+        t.outcome.in_(sorted(PROBLEM_OUTCOMES)),
         limit=MAX_FAILURES_SHOWN,
     )
     return {

@@ -8,14 +8,14 @@ through `sanitize_text` first — sanitize at the boundary, whatever the source 
 from __future__ import annotations
 
 import logging
-import traceback
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from opsapp.logging_setup import sanitize_logger
 from opsapp.redaction import MESSAGE_CAP, sanitize_text
 
-log = logging.getLogger("opsapp.operations")
+log = sanitize_logger(logging.getLogger("opsapp.operations"))
 
 __all__ = [
     "MESSAGE_CAP",
@@ -59,6 +59,11 @@ def make_failure(code: str, message: Any, *, count: int = 1, **extra: Any) -> di
     return record
 
 
+def detail_of(exc: BaseException) -> str:
+    """`Type: message`, sanitized, for a log line."""
+    return sanitize_text(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
 def failure_from_exception(
     exc: BaseException, *, default_code: str = "internal.error"
 ) -> dict[str, Any]:
@@ -75,8 +80,9 @@ def failure_from_exception(
             f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, cap=200
         )
         message = f"Unexpected error ({detail}); see logs, error id {error_id}"
-    tb = "".join(traceback.format_exception(exc))
-    log.error("operation failure %s [%s]: %s", error_id, code, sanitize_text(tb, cap=8000))
+    # The traceback goes with the record: the process's log sanitizer (opsapp.logging_setup)
+    # scrubs it and keeps its lines; the message itself is sanitized here as well.
+    log.error("operation failure %s [%s]: %s", error_id, code, detail_of(exc), exc_info=exc)
     return make_failure(code, message, error_id=error_id)
 
 

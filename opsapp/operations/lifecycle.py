@@ -10,13 +10,20 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from opsapp.db import get_engine
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations.failures import merge_failures
-from opsapp.operations.status import IllegalTransition, RunOutcome, RunStatus, sources_of
+from opsapp.operations.status import (
+    TERMINAL_STATUSES,
+    IllegalTransition,
+    RunOutcome,
+    RunStatus,
+    guard_outcome,
+    guarded_sources,
+)
 
 _T = OperationRun.__table__
 
@@ -33,6 +40,36 @@ class Claim(StrEnum):
         return self in (Claim.claimed, Claim.taken_over)
 
 
+# -- the one guard ---------------------------------------------------------------------------
+def status_in(statuses: frozenset[RunStatus] | set[RunStatus]):
+    """SQL predicate: the run's status is one of `statuses` (`=` for one, `IN` for several)."""
+    ordered = [s for s in RunStatus if s in statuses]
+    if not ordered:
+        raise IllegalTransition("an empty set of statuses matches no run")
+    return _T.c.status == ordered[0] if len(ordered) == 1 else _T.c.status.in_(ordered)
+
+
+def transition(
+    target: RunStatus,
+    *where: Any,
+    values: Mapping[str, Any],
+    only_from: frozenset[RunStatus] | None = None,
+) -> sa.Update:
+    """THE guarded status change: UPDATE … SET status = target WHERE status IN <sources> AND
+    <where>. The sources come from ALLOWED_TRANSITIONS (narrowed by `only_from`, each of which
+    must itself be a legal source), so no caller — lifecycle, reaper, dispatch failure — can
+    move a run along an edge the table does not have, and a run that moved on meanwhile is
+    simply not matched."""
+    sources = guarded_sources(target, only_from)
+    return sa.update(_T).where(status_in(sources), *where).values(**dict(values), status=target)
+
+
+def while_in(status: RunStatus, *where: Any) -> sa.Update:
+    """An UPDATE that leaves the status alone but only applies while the run is in `status`
+    (heartbeats, progress, a take-over of a running run)."""
+    return sa.update(_T).where(status_in({RunStatus(status)}), *where)
+
+
 def _update(engine: Engine, stmt) -> list[Any]:
     with engine.begin() as conn:
         return list(conn.execute(stmt.returning(_T.c.id)).scalars())
@@ -44,33 +81,27 @@ def mark_running(
     """Claim a queued run for execution (or take over one whose worker stopped heartbeating)."""
     engine, now = engine or get_engine(), now or utcnow()
     values = dict(
-        status=RunStatus.running.value,
         heartbeat_at=now,
         updated_at=now,
         started_at=sa.func.coalesce(_T.c.started_at, now),
         attempts=_T.c.attempts + 1,
     )
-    if _update(
-        engine, sa.update(_T).where(_T.c.id == run_id, _T.c.status == "queued").values(**values)
-    ):
+    if _update(engine, transition(RunStatus.running, _T.c.id == run_id, values=values)):
         return Claim.claimed
     stale = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at) < now - lost_after
-    if _update(
-        engine,
-        sa.update(_T).where(_T.c.id == run_id, _T.c.status == "running", stale).values(**values),
-    ):
+    if _update(engine, while_in(RunStatus.running, _T.c.id == run_id, stale).values(**values)):
         return Claim.taken_over
     with engine.connect() as conn:
         status = conn.execute(sa.select(_T.c.status).where(_T.c.id == run_id)).scalar()
     if status is None:
         return Claim.missing
-    return Claim.already_completed if status == "completed" else Claim.running_elsewhere
+    return Claim.already_completed if status in TERMINAL_STATUSES else Claim.running_elsewhere
 
 
 def heartbeat(run_id: int, *, engine: Engine | None = None, now: datetime | None = None) -> bool:
     """Tell the reaper this run's worker is alive. False when the run is no longer running."""
     engine, now = engine or get_engine(), now or utcnow()
-    stmt = sa.update(_T).where(_T.c.id == run_id, _T.c.status == "running")
+    stmt = while_in(RunStatus.running, _T.c.id == run_id)
     return bool(_update(engine, stmt.values(heartbeat_at=now)))
 
 
@@ -83,7 +114,7 @@ def update_progress(
 ) -> bool:
     """Store the running counts (validated by the caller) and count as a heartbeat."""
     engine, now = engine or get_engine(), now or utcnow()
-    stmt = sa.update(_T).where(_T.c.id == run_id, _T.c.status == "running")
+    stmt = while_in(RunStatus.running, _T.c.id == run_id)
     return bool(
         _update(engine, stmt.values(summary_counts=dict(counts), heartbeat_at=now, updated_at=now))
     )
@@ -97,14 +128,36 @@ def record_produced(
     engine = engine or get_engine()
     with engine.begin() as conn:
         row = conn.execute(
-            sa.select(_T.c.context).where(_T.c.id == run_id, _T.c.status == "running")
+            sa.select(_T.c.context).where(_T.c.id == run_id, status_in({RunStatus.running}))
         ).first()
         if row is None:
             return False
         context = dict(row.context or {})
         context["produced"] = {**(context.get("produced") or {}), **dict(produced)}
-        stmt = sa.update(_T).where(_T.c.id == run_id, _T.c.status == "running")
+        stmt = while_in(RunStatus.running, _T.c.id == run_id)
         return bool(conn.execute(stmt.values(context=context).returning(_T.c.id)).first())
+
+
+def complete_where(
+    conn: Connection,
+    *where: Any,
+    outcome: RunOutcome,
+    summary_counts: Mapping[str, int] | None = None,
+    failures: list[dict[str, Any]] | None = None,
+    now: datetime | None = None,
+    only_from: frozenset[RunStatus] | None = None,
+) -> list[int]:
+    """Complete every run matching `where` (and a legal source status) with `outcome`, inside
+    the caller's transaction; returns the ids completed. complete_run and the reaper use it."""
+    guard_outcome(RunStatus.completed, outcome)
+    now = now or utcnow()
+    values: dict[str, Any] = dict(outcome=RunOutcome(outcome), completed_at=now, updated_at=now)
+    if summary_counts is not None:
+        values["summary_counts"] = dict(summary_counts)
+    if failures is not None:
+        values["failures"] = merge_failures(failures)
+    stmt = transition(RunStatus.completed, *where, values=values, only_from=only_from)
+    return list(conn.execute(stmt.returning(_T.c.id)).scalars())
 
 
 def complete_run(
@@ -119,25 +172,23 @@ def complete_run(
     strict: bool = False,
 ) -> bool:
     """Complete an active run with its outcome. Returns False (or raises IllegalTransition when
-    strict) if the run was not in an allowed source status — e.g. it is already completed."""
-    if RunOutcome(outcome) == RunOutcome.pending:
-        raise IllegalTransition("a completed run needs a terminal outcome")
-    engine, now = engine or get_engine(), now or utcnow()
-    sources = from_statuses or sources_of(RunStatus.completed)
-    values: dict[str, Any] = dict(
-        status=RunStatus.completed.value,
-        outcome=RunOutcome(outcome).value,
-        completed_at=now,
-        updated_at=now,
-    )
-    if summary_counts is not None:
-        values["summary_counts"] = dict(summary_counts)
-    if failures is not None:
-        values["failures"] = merge_failures(failures)
-    stmt = sa.update(_T).where(_T.c.id == run_id, _T.c.status.in_([s.value for s in sources]))
-    done = bool(_update(engine, stmt.values(**values)))
+    strict) if the run was not in an allowed source status — e.g. it is already completed.
+    `from_statuses` narrows the legal sources (e.g. only a still-queued run)."""
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        done = bool(
+            complete_where(
+                conn,
+                _T.c.id == run_id,
+                outcome=outcome,
+                summary_counts=summary_counts,
+                failures=failures,
+                now=now,
+                only_from=from_statuses,
+            )
+        )
     if not done and strict:
-        raise IllegalTransition(f"run {run_id} is not in {sorted(s.value for s in sources)}")
+        raise IllegalTransition(f"run {run_id} could not move to {RunStatus.completed}")
     return done
 
 

@@ -14,8 +14,15 @@ from sqlmodel import Session, select
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations.catalog import OPERATION_TYPES
+from opsapp.operations.lifecycle import status_in
 from opsapp.operations.serialize import run_to_dict
-from opsapp.operations.status import STATE_BUCKETS
+from opsapp.operations.status import (
+    ACTIVE_BUCKET,
+    ACTIVE_STATUSES,
+    STATE_BUCKETS,
+    TERMINAL_STATUSES,
+    RunOutcome,
+)
 from opsapp.paging import Page, paginate
 
 DEFAULT_WINDOW = timedelta(days=30)
@@ -72,10 +79,9 @@ class RunFilters:
 
 
 def _state_clause(state: str):
-    t = OperationRun
-    if state == "active":
-        return t.status.in_(("queued", "running"))
-    return sa.and_(t.status == "completed", t.outcome == state)
+    if state == ACTIVE_BUCKET:
+        return status_in(ACTIVE_STATUSES)
+    return sa.and_(status_in(TERMINAL_STATUSES), OperationRun.outcome == RunOutcome(state))
 
 
 def _runs_query(tenant_id: int, f: RunFilters, now: datetime | None):

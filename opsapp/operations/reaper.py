@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations.failures import make_failure
+from opsapp.operations.lifecycle import complete_where, status_in
+from opsapp.operations.status import RunOutcome, RunStatus
 from opsapp.settings import get_settings
 
 _T = OperationRun.__table__
@@ -29,8 +31,8 @@ def lost_clause(now: datetime, *, lost_after: timedelta, queued_timeout: timedel
     """SQL predicate: running without a fresh heartbeat, or queued for too long."""
     beat = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at, _T.c.created_at)
     return sa.or_(
-        sa.and_(_T.c.status == "running", beat < now - lost_after),
-        sa.and_(_T.c.status == "queued", _T.c.created_at < now - queued_timeout),
+        sa.and_(status_in({RunStatus.running}), beat < now - lost_after),
+        sa.and_(status_in({RunStatus.queued}), _T.c.created_at < now - queued_timeout),
     )
 
 
@@ -51,18 +53,18 @@ def reap_lost_runs(
     if ids is not None:
         where = sa.and_(where, _T.c.id.in_(ids))
     reaped: list[int] = []
-    for status, message in (("running", LOST_MESSAGE), ("queued", NEVER_STARTED_MESSAGE)):
-        stmt = (
-            sa.update(_T)
-            .where(where, _T.c.status == status)
-            .values(
-                status="completed",
-                outcome="failed",
-                completed_at=now,
-                updated_at=now,
-                failures=[make_failure("worker.lost", message)],
-            )
-            .returning(_T.c.id)
+    # Through the same guarded transition as every other completion: each pass may only match
+    # its own source status, and a run that completed meanwhile is never matched again.
+    for status, message in (
+        (RunStatus.running, LOST_MESSAGE),
+        (RunStatus.queued, NEVER_STARTED_MESSAGE),
+    ):
+        reaped += complete_where(
+            conn,
+            where,
+            outcome=RunOutcome.failed,
+            failures=[make_failure("worker.lost", message)],
+            now=now,
+            only_from=frozenset({status}),
         )
-        reaped += list(conn.execute(stmt).scalars())
     return reaped

@@ -19,7 +19,8 @@ from opsapp import locks
 from opsapp.db import get_engine
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
-from opsapp.operations.status import RunStatus
+from opsapp.operations.lifecycle import status_in
+from opsapp.operations.status import TERMINAL_STATUSES
 from opsapp.settings import get_settings
 
 log = logging.getLogger("opsapp.operations.retention")
@@ -49,7 +50,8 @@ def prune_completed_runs(
     if batch < 1:
         raise ValueError("batch_size must be at least 1")
     cutoff = (now or utcnow()) - timedelta(days=days)
-    expired = sa.and_(_T.c.status == RunStatus.completed.value, _T.c.completed_at < cutoff)
+    # Only runs the transition table lets go nowhere (completed) — never an active run.
+    expired = sa.and_(status_in(TERMINAL_STATUSES), _T.c.completed_at < cutoff)
     total = 0
     while True:
         # One statement per batch: the ids stay inside the database (binding thousands of ids

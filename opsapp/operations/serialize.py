@@ -8,7 +8,7 @@ from opsapp.models import OperationRun
 from opsapp.models.types import iso
 from opsapp.operations.catalog import COUNT_KEYS, OPERATION_TYPES, label_for
 from opsapp.operations.links import absolute, related_links, view_run_path
-from opsapp.operations.status import ACTIVE_STATUSES, RunOutcome, RunStatus
+from opsapp.operations.status import ACTIVE_BUCKET, ACTIVE_STATUSES, RunOutcome, RunStatus
 
 
 def progress_percent(counts: dict[str, Any]) -> int | None:
@@ -48,16 +48,17 @@ def run_to_dict(run: OperationRun, *, tenant_slug: str) -> dict[str, Any]:
         end = run.completed_at or run.updated_at
         duration = round(max((end - run.started_at).total_seconds(), 0.0), 3)
     counts = dict(run.summary_counts or {})
-    is_active = run.status in ACTIVE_STATUSES
+    status, outcome = RunStatus(run.status), RunOutcome(run.outcome)
+    is_active = status in ACTIVE_STATUSES
     return {
         "id": run.id,
         "tenant": tenant_slug,
         "type": run.type,
         "type_label": label_for(run.type),
-        "status": run.status,
-        "status_label": RunStatus(run.status).label,
-        "outcome": run.outcome,
-        "outcome_label": RunOutcome(run.outcome).label,
+        "status": status.value,  # plain tokens: JSON and Reflex state vars, never enum objects
+        "status_label": status.label,
+        "outcome": outcome.value,
+        "outcome_label": outcome.label,
         "initiator_name": run.initiator_name,
         "run_identity_hash": run.run_identity_hash,
         "summary_counts": counts,
@@ -73,7 +74,7 @@ def run_to_dict(run: OperationRun, *, tenant_slug: str) -> dict[str, Any]:
         "progress_percent": progress_percent(counts),
         "is_active": is_active,
         # The Monitoring state filter's vocabulary (STATE_BUCKETS): one badge per bucket.
-        "state_bucket": "active" if is_active else run.outcome,
+        "state_bucket": ACTIVE_BUCKET if is_active else outcome.value,
         "counts_list": counts_list(run.type, counts),
         "related_links": related_links(
             tenant_slug=tenant_slug, run_type=run.type, context=dict(run.context or {})

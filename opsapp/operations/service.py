@@ -1,5 +1,11 @@
 """The run service: ensure a run (idempotent, database-enforced) and start an operation
-(authorize → ensure → commit → dispatch → notify). Every start surface calls start_operation."""
+(authorize → ensure → commit → dispatch → notify).
+
+Two entry points share one pipeline:
+- `start_operation` — what every USER surface (UI, CLI) calls: always authorizes the user and
+  refuses system-only types. It has no way to skip authorization.
+- `start_system_operation` — the scheduler and the adapters: no user, initiator "System", no
+  notifications. User surfaces never import it (a test scans them)."""
 
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from opsapp.operations.identity import identity_hash
 from opsapp.operations.links import view_run_path
 from opsapp.operations.notifications import DatabaseNotifier, Notifier
 from opsapp.operations.reaper import reap_lost_runs
-from opsapp.operations.status import RunOutcome, RunStatus
+from opsapp.operations.status import TERMINAL_STATUSES, RunOutcome, RunStatus
 from opsapp.settings import get_settings
 
 log = logging.getLogger("opsapp.operations")
@@ -103,8 +109,8 @@ def ensure_run(
                 user_id=user_id,
                 initiator_name=initiator_name,
                 type=run_type,
-                status=RunStatus.queued.value,
-                outcome=RunOutcome.pending.value,
+                status=RunStatus.queued,
+                outcome=RunOutcome.pending,
                 run_identity_hash=run_hash,
                 summary_counts={},
                 failures=[],
@@ -125,7 +131,7 @@ def ensure_run(
             sa.select(_T).where(
                 _T.c.tenant_id == tenant_id,
                 _T.c.run_identity_hash == run_hash,
-                _T.c.status.in_(("queued", "running")),
+                ACTIVE_PREDICATE,
             )
         ).first()
         if active is None:
@@ -137,30 +143,40 @@ def ensure_run(
     raise RuntimeError("could not settle the active run for this identity")  # pragma: no cover
 
 
-def _resolve_initiator(
-    engine: Engine,
-    op: OperationType,
-    *,
-    tenant_id: int,
-    user_id: int | None,
-    system: bool,
-    inputs: dict[str, Any],
-) -> tuple[int | None, str, str]:
-    """(initiator id, initiator name, tenant slug), or NotFound / Forbidden; then the type's
+@dataclass(frozen=True)
+class _Initiator:
+    user_id: int | None
+    name: str
+    tenant_slug: str
+
+
+def _resolve_user_initiator(
+    engine: Engine, op: OperationType, *, tenant_id: int, user_id: int | None, inputs: dict
+) -> _Initiator:
+    """Authorize the user (NotFound / Forbidden), refuse system-only types, then the type's
     precheck (NotFound / InvalidInputs when the inputs name something unusable)."""
     with session_scope(engine) as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             raise NotFound()
-        if system:
-            run_precheck(op, session, tenant_id, inputs)
-            return None, SYSTEM_INITIATOR, tenant.slug
         authorize(session, user_id=user_id, tenant_id=tenant_id, capability=op.capability)
         if not op.user_startable:
             raise Forbidden(f"{op.label} runs are started by the system, not by hand")
         run_precheck(op, session, tenant_id, inputs)
         user = session.get(User, user_id)
-        return user_id, (user.display_name or user.email), tenant.slug
+        return _Initiator(user_id, user.display_name or user.email, tenant.slug)
+
+
+def _resolve_system_initiator(
+    engine: Engine, op: OperationType, *, tenant_id: int, inputs: dict
+) -> _Initiator:
+    """The system initiator ("System", no user), after the type's precheck."""
+    with session_scope(engine) as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise NotFound()
+        run_precheck(op, session, tenant_id, inputs)
+        return _Initiator(None, SYSTEM_INITIATOR, tenant.slug)
 
 
 def _ensure_in_own_transaction(engine: Engine, **kwargs: Any) -> EnsureResult:
@@ -179,47 +195,99 @@ async def start_operation(
     notifier: Notifier | None = None,
     engine: Engine | None = None,
     context: dict[str, Any] | None = None,
-    system: bool = False,
 ) -> StartResult:
-    """Authorize, ensure the run, commit, dispatch, notify. Raises NotFound / Forbidden /
-    InvalidInputs / UnknownOperationType / OperationUnavailable before anything is created,
-    DispatchFailed after. Database work runs in threads: a locked SQLite file or a slow
-    database never stalls the caller's event loop (the Reflex backend's)."""
+    """A user starts an operation: authorize, ensure the run, commit, dispatch, notify. Raises
+    NotFound / Forbidden / InvalidInputs / UnknownOperationType / OperationUnavailable before
+    anything is created, DispatchFailed after. Database work runs in threads: a locked SQLite
+    file or a slow database never stalls the caller's event loop (the Reflex backend's)."""
     engine = engine or get_engine()
-    notifier = notifier or DatabaseNotifier(engine)
     op = get_type(run_type)
     normalised = op.identity.normalise(inputs)
-    initiator_id, initiator_name, slug = await asyncio.to_thread(
-        _resolve_initiator,
+    initiator = await asyncio.to_thread(
+        _resolve_user_initiator,
         engine,
         op,
         tenant_id=tenant_id,
         user_id=user_id,
-        system=system,
         inputs=normalised,
     )
-    if not dispatcher.supports(run_type):
-        raise OperationUnavailable(f"{op.label} ({run_type}) is not available in this deployment")
+    return await _start(
+        engine, op, tenant_id, normalised, initiator, dispatcher, notifier, context=context
+    )
+
+
+async def start_system_operation(
+    *,
+    run_type: str,
+    tenant_id: int,
+    inputs: dict[str, Any] | None,
+    dispatcher: Dispatcher,
+    notifier: Notifier | None = None,
+    engine: Engine | None = None,
+    context: dict[str, Any] | None = None,
+) -> StartResult:
+    """The system (scheduler, adapters) starts an operation: no user, no authorization, the
+    initiator is "System" and nobody is notified. Same guarantees and errors as
+    start_operation otherwise. Never call this from a user surface."""
+    engine = engine or get_engine()
+    op = get_type(run_type)
+    normalised = op.identity.normalise(inputs)
+    initiator = await asyncio.to_thread(
+        _resolve_system_initiator, engine, op, tenant_id=tenant_id, inputs=normalised
+    )
+    return await _start(
+        engine, op, tenant_id, normalised, initiator, dispatcher, notifier, context=context
+    )
+
+
+async def _start(
+    engine: Engine,
+    op: OperationType,
+    tenant_id: int,
+    normalised: dict[str, Any],
+    initiator: _Initiator,
+    dispatcher: Dispatcher,
+    notifier: Notifier | None,
+    *,
+    context: dict[str, Any] | None,
+) -> StartResult:
+    """ensure → commit → dispatch → notify, for an already resolved initiator."""
+    notifier = notifier or DatabaseNotifier(engine)
+    if not dispatcher.supports(op.key):
+        raise OperationUnavailable(f"{op.label} ({op.key}) is not available in this deployment")
     ensured = await asyncio.to_thread(
         _ensure_in_own_transaction,
         engine,
         tenant_id=tenant_id,
-        run_type=run_type,
+        run_type=op.key,
         inputs=normalised,
-        user_id=initiator_id,
-        initiator_name=initiator_name,
+        user_id=initiator.user_id,
+        initiator_name=initiator.name,
         context=context,
     )
     for reaped_id in ensured.reaped_ids:
         await asyncio.to_thread(_notify_completed, engine, notifier, reaped_id)
-    run, view_path = ensured.run, view_run_path(slug, ensured.run.id)
+    run, view_path = ensured.run, view_run_path(initiator.tenant_slug, ensured.run.id)
     if not ensured.created:
         return StartResult(run, False, view_path)
     try:
         await asyncio.wait_for(dispatcher.dispatch(run), get_settings().dispatch_timeout_seconds)
     except Exception as exc:  # the broker is down, stalled or refused: never leave a queued orphan
-        failed = await asyncio.to_thread(_fail_dispatch, engine, notifier, run, exc)
-        raise DispatchFailed(failed or run, view_path) from exc
+        failed_here, current = await asyncio.to_thread(_fail_dispatch, engine, notifier, run, exc)
+        if failed_here or current is None:
+            raise DispatchFailed(current or run, view_path) from exc
+        # The broker did take the message (e.g. the dispatch timed out after Redis accepted
+        # it) and a worker already claimed the run: it is not failed, and the caller must not
+        # be told it is.
+        log.warning(
+            "dispatch of run %s reported %s, but the run is already %s; left alone",
+            run.id,
+            type(exc).__name__,
+            RunStatus(current.status).value,
+        )
+        run = current
+        if RunStatus(run.status) in TERMINAL_STATUSES:
+            return StartResult(run, True, view_path)  # its terminal notification is out already
     try:
         await asyncio.to_thread(notifier.run_queued, run)
     except Exception:  # the run is queued and dispatched; a lost notification must not undo that
@@ -229,21 +297,29 @@ async def start_operation(
 
 def _fail_dispatch(
     engine: Engine, notifier: Notifier, run: OperationRun, exc: Exception
-) -> OperationRun | None:
+) -> tuple[bool, OperationRun | None]:
+    """Fail the run as queue.dispatch_failed — only while it is still queued. Returns (whether
+    this call failed it, the run as stored now). A run a worker already claimed (the broker
+    accepted the message after all) or completed is left exactly as it is."""
     logged = failure_from_exception(exc, default_code="queue.dispatch_failed")  # logs, sanitized
     failure = make_failure(
         "queue.dispatch_failed",
         f"The task queue did not accept the operation ({type(exc).__name__}); nothing was started.",
         error_id=logged.get("error_id"),
     )
-    lifecycle.fail_run(run.id, failure, engine=engine)
-    return _notify_completed(engine, notifier, run.id)
+    failed_here = lifecycle.fail_run(
+        run.id, failure, engine=engine, from_statuses=frozenset({RunStatus.queued})
+    )
+    if failed_here:
+        return True, _notify_completed(engine, notifier, run.id)
+    with session_scope(engine) as session:
+        return False, session.get(OperationRun, run.id)
 
 
 def _notify_completed(engine: Engine, notifier: Notifier, run_id: int) -> OperationRun | None:
     with session_scope(engine) as session:
         run = session.get(OperationRun, run_id)
-    if run is not None and run.status == RunStatus.completed:
+    if run is not None and RunStatus(run.status) in TERMINAL_STATUSES:
         try:
             notifier.run_completed(run)
         except Exception:  # a notification must never break the run bookkeeping

@@ -35,19 +35,26 @@ _OUTCOME_LABELS = {
     RunOutcome.cancelled: "Cancelled",
 }
 
-ACTIVE_STATUSES: frozenset[RunStatus] = frozenset({RunStatus.queued, RunStatus.running})
-TERMINAL_STATUSES: frozenset[RunStatus] = frozenset({RunStatus.completed})
-TERMINAL_OUTCOMES: frozenset[RunOutcome] = frozenset(
-    {RunOutcome.succeeded, RunOutcome.partially_succeeded, RunOutcome.failed, RunOutcome.cancelled}
-)
-
 # The only moves a run may make. queued → completed covers a failed dispatch and a run that was
-# lost before any worker picked it up.
+# lost before any worker picked it up. Every status change in the code is derived from this
+# table (`sources_of`, `guard_transition`); nothing else says which move is legal.
 ALLOWED_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.queued: frozenset({RunStatus.running, RunStatus.completed}),
     RunStatus.running: frozenset({RunStatus.completed}),
     RunStatus.completed: frozenset(),
 }
+
+# Final: no way out (a completed run never changes again, so only these may be pruned).
+TERMINAL_STATUSES: frozenset[RunStatus] = frozenset(
+    s for s, targets in ALLOWED_TRANSITIONS.items() if not targets
+)
+# Everything else: the run still blocks its identity (the partial unique index's predicate).
+ACTIVE_STATUSES: frozenset[RunStatus] = frozenset(RunStatus) - TERMINAL_STATUSES
+TERMINAL_OUTCOMES: frozenset[RunOutcome] = frozenset(RunOutcome) - {RunOutcome.pending}
+# Outcomes the dashboard lists as "went wrong lately".
+PROBLEM_OUTCOMES: frozenset[RunOutcome] = frozenset(
+    {RunOutcome.failed, RunOutcome.partially_succeeded}
+)
 
 
 class IllegalTransition(Exception):
@@ -66,11 +73,33 @@ def guard_transition(current: RunStatus | str, target: RunStatus | str) -> None:
         raise IllegalTransition(f"run cannot move from {current} to {target}")
 
 
+def guarded_sources(
+    target: RunStatus | str, only_from: frozenset[RunStatus] | None = None
+) -> frozenset[RunStatus]:
+    """The statuses a guarded UPDATE to `target` may match: all legal sources, or the subset a
+    caller narrows it to (`only_from`; each must be a legal source, else IllegalTransition)."""
+    target = RunStatus(target)
+    if only_from is None:
+        return sources_of(target)
+    for source in only_from:
+        guard_transition(source, target)
+    if not only_from:
+        raise IllegalTransition(f"no source status given for a move to {target}")
+    return frozenset(RunStatus(s) for s in only_from)
+
+
+def guard_outcome(status: RunStatus | str, outcome: RunOutcome | str) -> None:
+    """Raise IllegalTransition unless the outcome fits the status: pending while active, a
+    terminal outcome once completed."""
+    status, outcome = RunStatus(status), RunOutcome(outcome)
+    if (status in TERMINAL_STATUSES) != (outcome in TERMINAL_OUTCOMES):
+        raise IllegalTransition(f"a {status} run cannot have the outcome {outcome}")
+
+
 # State buckets used by Monitoring filters and the CLI's --state.
+# "active" is every ACTIVE_STATUSES run; every other bucket is a completed run's outcome.
+ACTIVE_BUCKET = "active"
 STATE_BUCKETS: dict[str, str] = {
-    "active": "Active",
-    "succeeded": "Succeeded",
-    "partially_succeeded": "Partially succeeded",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
+    ACTIVE_BUCKET: "Active",
+    **{o.value: o.label for o in RunOutcome if o in TERMINAL_OUTCOMES},
 }

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from opsapp.models import OperationRun
 from opsapp.models.operations import ACTIVE_PREDICATE
-from opsapp.operations.status import ACTIVE_STATUSES
+from opsapp.operations.status import ACTIVE_STATUSES, RunStatus
 
 
 def active_run_id(session: Session, *, tenant_id: int, run_type: str) -> int | None:
@@ -32,4 +32,4 @@ def is_active(session: Session, *, tenant_id: int, run_id: int) -> bool:
             OperationRun.id == run_id, OperationRun.tenant_id == tenant_id
         )
     ).first()
-    return status in {s.value for s in ACTIVE_STATUSES}
+    return status is not None and RunStatus(status) in ACTIVE_STATUSES

@@ -37,7 +37,7 @@ from opsapp.operations.failures import failure_from_exception, make_failure, san
 from opsapp.operations.lifecycle import Claim
 from opsapp.operations.notifications import DatabaseNotifier, Notifier
 from opsapp.operations.results import RunResult, finalise
-from opsapp.operations.status import RunOutcome, RunStatus
+from opsapp.operations.status import TERMINAL_STATUSES, RunStatus
 from opsapp.settings import get_settings
 from opsapp.worker.config import get_worker_settings
 from opsapp.worker.registry import RunContext, get_body, run_type_of
@@ -58,7 +58,7 @@ class _RunRow:
     tenant_id: int
     user_id: int | None
     type: str
-    status: str
+    status: RunStatus
     inputs: dict[str, Any]
 
 
@@ -102,7 +102,8 @@ def _load_run(engine: Engine, run_id: int) -> _RunRow | None:
     if row is None:
         return None
     inputs = (row.context or {}).get("inputs") or {}
-    return _RunRow(row.id, row.tenant_id, row.user_id, row.type, row.status, dict(inputs))
+    status = RunStatus(row.status)
+    return _RunRow(row.id, row.tenant_id, row.user_id, row.type, status, dict(inputs))
 
 
 def failure_for(exc: BaseException) -> dict[str, Any]:
@@ -202,7 +203,7 @@ class RunTrackingMiddleware(TaskiqMiddleware):
                 "run %s is a %s run, not %s; message skipped", run_id, run.type, execution.run_type
             )
             return
-        if run.status == RunStatus.completed:
+        if run.status in TERMINAL_STATUSES:
             execution.claim = Claim.already_completed
             log.info("run %s is already completed; redelivered message is a no-op", run_id)
             return
@@ -312,7 +313,7 @@ class RunTrackingMiddleware(TaskiqMiddleware):
         try:
             with session_scope(self.engine) as session:
                 run = session.get(OperationRun, run_id)
-            if run is not None and run.outcome != RunOutcome.pending:
+            if run is not None and RunStatus(run.status) in TERMINAL_STATUSES:
                 self.notifier.run_completed(run)
         except Exception as exc:  # a notification must never undo the bookkeeping
             _log_error(f"could not notify about run {run_id}", exc)

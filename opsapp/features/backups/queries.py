@@ -13,6 +13,7 @@ from opsapp.features.inventory.queries import policy_type_label, policy_type_lab
 from opsapp.models import BackupItem, BackupSchedule, BackupSet, OperationRun, Policy, PolicyVersion
 from opsapp.models.operations import ACTIVE_PREDICATE
 from opsapp.models.types import iso
+from opsapp.operations.status import RunStatus
 from opsapp.paging import Page, contains_text, ordered_by, paginate
 
 SET_SORT_KEYS = ("name", "item_count", "created_at", "updated_at")
@@ -151,7 +152,7 @@ def _last_run(session: Session, run_id: int | None) -> dict | None:
         "outcome": run.outcome,
         "created_at": iso(run.created_at),
         "completed_at": iso(run.completed_at),
-        "retryable": run.status == "completed" and run.outcome in RETRYABLE,
+        "retryable": run.status == RunStatus.completed and run.outcome in RETRYABLE,
     }
 
 

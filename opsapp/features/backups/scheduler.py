@@ -30,7 +30,7 @@ from opsapp.features.backups.slots import due_slot
 from opsapp.models import BackupSchedule
 from opsapp.models.backups import ENABLED_PREDICATE
 from opsapp.models.types import utcnow
-from opsapp.operations.service import Dispatcher, DispatchFailed, start_operation
+from opsapp.operations.service import Dispatcher, DispatchFailed, start_system_operation
 
 log = logging.getLogger("opsapp.backups.scheduler")
 
@@ -93,14 +93,12 @@ def _record_run(engine: Engine, schedule_id: int, slot: datetime, run_id: int) -
 
 async def _start(engine: Engine, dispatcher: Dispatcher, row, slot: datetime) -> FiredSlot:
     try:
-        result = await start_operation(
+        result = await start_system_operation(
             run_type=RUN_TYPE,
             tenant_id=row.tenant_id,
-            user_id=None,
             inputs={"schedule_id": row.id, "scheduled_for": slot.isoformat()},
             dispatcher=dispatcher,
             engine=engine,
-            system=True,
         )
         run_id, error = result.run.id, None
     except DispatchFailed as exc:  # the run exists, completed as failed / queue.dispatch_failed

@@ -7,9 +7,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from opsapp.models import BackupSchedule, BackupSet, OperationRun
+from opsapp.operations.status import ACTIVE_STATUSES
 
 _S, _R = BackupSet.__table__, OperationRun.__table__
-ACTIVE = ("queued", "running")
+ACTIVE = sorted(s.value for s in ACTIVE_STATUSES)
 SET_RUN_TYPES = ("backup_set.add_policies", "backup_set.remove_policies")
 
 

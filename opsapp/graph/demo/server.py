@@ -7,6 +7,7 @@ through ``httpx.ASGITransport`` with exactly the client code live tenants use.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from opsapp.graph.demo.app import create_demo_app
 from opsapp.graph.demo.state import DemoGraph
 from opsapp.graph.demo.tenants import DemoTenant, find_demo_tenant
 from opsapp.graph.http_client import HttpGraphClient, make_graph_client
+from opsapp.settings_guard import UnsafeConfiguration
 
 # Any host works with ASGITransport; ".invalid" can never resolve, so nothing leaks to a network.
 IN_PROCESS_BASE_URL = "http://demo-graph.invalid"
@@ -73,9 +75,48 @@ def make_demo_graph_client(
     )
 
 
+class RemoteBindRefused(UnsafeConfiguration):
+    """The demo Graph accepts its public demo credentials: it stays on loopback unless told."""
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for 'localhost' and loopback IP literals (127.0.0.0/8, ::1); anything else — a
+    wildcard ('0.0.0.0', '::', ''), a routable address or any other name — may be reachable."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _remote_allowed(allow_remote: bool | None) -> bool:
+    if allow_remote is not None:
+        return allow_remote
+    from opsapp.settings import get_settings
+
+    return get_settings().demo_graph_allow_remote
+
+
+def check_bind_host(host: str, *, allow_remote: bool | None = None) -> None:
+    """Raise RemoteBindRefused for a non-loopback `host` unless remote binds are allowed
+    (``allow_remote=True``, or ``OPSAPP_DEMO_GRAPH_ALLOW_REMOTE=1`` when it is None)."""
+    if is_loopback_host(host) or _remote_allowed(allow_remote):
+        return
+    raise RemoteBindRefused(
+        f"the demo Graph binds to loopback only (asked for {host[:64]!r}): its credentials are "
+        "public; set OPSAPP_DEMO_GRAPH_ALLOW_REMOTE to 1 to expose it on purpose"
+    )
+
+
 def serve(*, host: str = "127.0.0.1", port: int = 8765, app: Starlette | None = None,
-          log_level: str = "info") -> None:  # fmt: skip
-    """Serve the demo Graph until interrupted (``opsapp demo graph``)."""
+          log_level: str = "info", allow_remote: bool | None = None) -> None:  # fmt: skip
+    """Serve the demo Graph until interrupted (``opsapp demo graph``).
+
+    Only on a loopback address unless ``allow_remote`` (default: OPSAPP_DEMO_GRAPH_ALLOW_REMOTE).
+    """
+    check_bind_host(host, allow_remote=allow_remote)
     uvicorn.run(app or create_demo_app(), host=host, port=port, log_level=log_level, lifespan="off")
 
 
@@ -85,7 +126,14 @@ class BackgroundDemoServer:
     ``with BackgroundDemoServer() as server: server.url, server.demo``.
     """
 
-    def __init__(self, *, app: Starlette | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *,
+        app: Starlette | None = None,
+        host: str = "127.0.0.1",
+        allow_remote: bool | None = None,
+    ) -> None:
+        check_bind_host(host, allow_remote=allow_remote)
         self.app = app or create_demo_app()
         self.demo: DemoGraph = self.app.state.demo
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
@@ -128,8 +176,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the opsapp demo Microsoft Graph.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback --host (the demo credentials are public)",
+    )
     args = parser.parse_args(argv)
-    serve(host=args.host, port=args.port)
+    try:
+        serve(host=args.host, port=args.port, allow_remote=args.allow_remote)
+    except RemoteBindRefused as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from opsapp.db import session_scope
 from opsapp.features.backups.schedules import ScheduleInput, create_schedule
 from opsapp.features.backups.sets import create_backup_set
 from opsapp.models import OperationRun, Role
-from opsapp.operations.service import start_operation
+from opsapp.operations.service import start_operation, start_system_operation
 from tests.factories import make_tenant, make_user
 from tests.fakes import RecordingDispatcher
 
@@ -56,16 +56,16 @@ def world(engine):
 
 
 async def _start(world, run_type, inputs, *, user=0):
-    system = run_type == "backup_schedule.scheduled"
-    return await start_operation(
+    common = dict(
         run_type=run_type,
         tenant_id=world["tenant"],
-        user_id=None if system else world["users"][user],
         inputs=inputs,
         dispatcher=RecordingDispatcher(),
         engine=world["engine"],
-        system=system,
     )
+    if run_type == "backup_schedule.scheduled":  # only the system starts it
+        return await start_system_operation(**common)
+    return await start_operation(**common, user_id=world["users"][user])
 
 
 SLOT = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from opsapp.features.backups.sets import delete_backup_set
 from opsapp.graph.demo import CONTOSO
 from opsapp.models import BackupItem, BackupSchedule, BackupSet, Policy
 from opsapp.operations.identity import InvalidInputs
-from opsapp.operations.service import ensure_run, start_operation
+from opsapp.operations.service import ensure_run, start_operation, start_system_operation
 from opsapp.worker.embedded import embedded_worker, get_dispatcher
 from tests.factories import make_tenant
 from tests.fakes import RecordingDispatcher
@@ -461,14 +461,12 @@ async def test_a_scheduled_run_is_started_by_the_system_and_named_after_its_slot
     schedule_id = ops.new_schedule(name="Weekly", policy_types=[TAGS], timezone="America/New_York")
     slot = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
     async with embedded_worker(engine=ops.engine, maintenance=False) as broker:
-        result = await start_operation(
+        result = await start_system_operation(
             run_type="backup_schedule.scheduled",
             tenant_id=ops.tenant_id,
-            user_id=None,
             inputs={"schedule_id": schedule_id, "scheduled_for": slot.isoformat()},
             dispatcher=get_dispatcher(),
             engine=ops.engine,
-            system=True,
         )
         await broker.wait_all()
     row = ops.row(result.run.id)

@@ -13,7 +13,7 @@ from opsapp.db import session_scope
 from opsapp.features.backups.schedules import ScheduleInput, create_schedule
 from opsapp.features.backups.sets import create_backup_set, delete_backup_set
 from opsapp.graph.demo import CONTOSO
-from opsapp.operations.service import start_operation
+from opsapp.operations.service import start_operation, start_system_operation
 from opsapp.worker.embedded import get_dispatcher
 from tests.fakes import RecordingDispatcher
 
@@ -144,14 +144,12 @@ async def test_schedule_run_now_retry_and_scheduled_through_the_worker(e2e):
     assert retry["summary_counts"]["unchanged"] == listed  # synced before: nothing new stored
 
     slot = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
-    started = await start_operation(
+    started = await start_system_operation(
         run_type="backup_schedule.scheduled",
         tenant_id=tenant_id,
-        user_id=None,
         inputs={"schedule_id": schedule_id, "scheduled_for": slot.isoformat()},
         dispatcher=get_dispatcher(),
         engine=e2e.engine,
-        system=True,
     )
     scheduled = await e2e.wait_completed(started.run.id)
     assert (scheduled["outcome"], scheduled["initiator_name"]) == ("succeeded", "System")

@@ -145,3 +145,98 @@ def test_record_produced_only_while_running_and_the_run_page_links_it(engine):
         "/t/acme/backup-sets/5",
         "/t/acme/operations",
     ]
+
+
+def test_status_and_outcome_are_enums_stored_as_their_tokens(engine):
+    import sqlalchemy as sa
+
+    from opsapp.operations.status import RunStatus
+
+    run = _queued(engine, make_tenant(engine))
+    stored = _get(engine, run.id)
+    assert stored.status is RunStatus.queued and stored.outcome is RunOutcome.pending
+    with engine.connect() as conn:  # the raw column holds the plain token (no data migration)
+        raw = conn.exec_driver_sql(
+            f"SELECT status, outcome FROM operation_runs WHERE id = {run.id}"
+        ).one()
+    assert tuple(raw) == ("queued", "pending")
+    t = OperationRun.__table__
+    with pytest.raises(sa.exc.StatementError), engine.begin() as conn:
+        conn.execute(sa.update(t).where(t.c.id == run.id).values(status="paused"))
+    assert _get(engine, run.id).status is RunStatus.queued
+
+
+def test_a_narrowed_source_set_leaves_other_runs_alone(engine):
+    from opsapp.operations.status import RunStatus
+
+    tenant = make_tenant(engine)
+    queued, running = _queued(engine, tenant, {"k": 1}), _queued(engine, tenant, {"k": 2})
+    lifecycle.mark_running(running.id, lost_after=LOST, engine=engine)
+    only_queued = frozenset({RunStatus.queued})
+    fail = {"code": "queue.dispatch_failed", "message": "x"}
+    assert not lifecycle.fail_run(running.id, fail, engine=engine, from_statuses=only_queued)
+    assert lifecycle.fail_run(queued.id, fail, engine=engine, from_statuses=only_queued)
+    assert (_get(engine, running.id).status, _get(engine, queued.id).status) == (
+        "running",
+        "completed",
+    )
+    with pytest.raises(IllegalTransition):  # a source the table does not allow is refused
+        lifecycle.complete_run(
+            running.id,
+            outcome=RunOutcome.failed,
+            engine=engine,
+            from_statuses=frozenset({RunStatus.completed}),
+        )
+
+
+def _reap(engine, now):
+    from opsapp.operations.reaper import reap_lost_runs
+
+    with engine.begin() as conn:
+        return reap_lost_runs(
+            conn, now=now, lost_after=timedelta(minutes=5), queued_timeout=timedelta(minutes=30)
+        )
+
+
+def test_the_reaper_completes_through_the_transition_table(engine, monkeypatch):
+    from opsapp.models.types import utcnow
+    from opsapp.operations import status
+
+    tenant, now = make_tenant(engine), utcnow()
+    with session_scope(engine) as s:
+        never_started = ensure_run(
+            s,
+            tenant_id=tenant.id,
+            run_type="directory_groups.sync",
+            inputs={"k": 1},
+            user_id=None,
+            initiator_name="System",
+            now=now - timedelta(hours=2),
+        ).run
+    lost = _queued(engine, tenant, {"k": 2})
+    lifecycle.mark_running(lost.id, lost_after=LOST, engine=engine, now=now - timedelta(hours=1))
+    finished = _queued(engine, tenant, {"k": 3})
+    lifecycle.complete_run(finished.id, outcome=RunOutcome.succeeded, engine=engine)
+
+    # The reaper asks the table: with queued → completed removed it refuses instead of writing.
+    original = status.ALLOWED_TRANSITIONS
+    narrowed = {
+        **original,
+        status.RunStatus.queued: frozenset({status.RunStatus.running}),
+    }
+    monkeypatch.setattr(status, "ALLOWED_TRANSITIONS", narrowed)
+    with pytest.raises(IllegalTransition):
+        _reap(engine, now)
+    assert _get(engine, never_started.id).status == "queued"  # the transaction rolled back
+    monkeypatch.setattr(status, "ALLOWED_TRANSITIONS", original)
+
+    assert sorted(_reap(engine, now)) == sorted([never_started.id, lost.id])
+    for run_id in (never_started.id, lost.id):
+        run = _get(engine, run_id)
+        assert (run.status, run.outcome, run.failures[0]["code"]) == (
+            "completed",
+            "failed",
+            "worker.lost",
+        )
+    assert _get(engine, finished.id).outcome == "succeeded"
+    assert _reap(engine, now) == []  # a completed run is never reaped again

@@ -12,8 +12,14 @@ from opsapp.operations import lifecycle
 from opsapp.operations.access import Forbidden, NotFound
 from opsapp.operations.catalog import UnknownOperationType
 from opsapp.operations.identity import InvalidInputs
-from opsapp.operations.service import DispatchFailed, OperationUnavailable, start_operation
-from opsapp.operations.status import RunOutcome
+from opsapp.operations.service import (
+    DispatchFailed,
+    OperationUnavailable,
+    _fail_dispatch,
+    start_operation,
+    start_system_operation,
+)
+from opsapp.operations.status import RunOutcome, RunStatus
 from tests.factories import make_tenant, make_user
 from tests.fakes import BrokenDispatcher, RecordingDispatcher
 
@@ -199,17 +205,147 @@ async def test_system_runs_have_no_initiator_and_notify_nobody(engine):
     with session_scope(engine) as session:  # the precheck wants the schedule to exist
         data = ScheduleInput(name="Nightly", policy_types=["deviceConfiguration"])
         schedule_id = create_schedule(session, tenant_id=tenant.id, data=data).id
-    result = await start_operation(
+    result = await start_system_operation(
         run_type="backup_schedule.scheduled",
         tenant_id=tenant.id,
-        user_id=None,
         inputs={"schedule_id": schedule_id, "scheduled_for": "2026-11-26T03:00:00+00:00"},
         dispatcher=RecordingDispatcher(),
         engine=engine,
-        system=True,
     )
     assert result.created and result.run.user_id is None and result.run.initiator_name == "System"
     assert _notes(engine) == []
+
+
+async def test_the_user_entry_point_cannot_start_as_the_system(engine):
+    tenant = make_tenant(engine)
+    make_user(engine, tenant=tenant, role=Role.owner)
+    inputs = {"schedule_id": 1, "scheduled_for": "2026-11-26T03:00:00+00:00"}
+    with pytest.raises(TypeError):  # the old escape hatch is gone
+        await _start(engine, tenant, None, "backup_schedule.scheduled", inputs, system=True)
+    for run_type, run_inputs in (
+        ("backup_schedule.scheduled", inputs),
+        ("directory_groups.sync", {}),
+    ):
+        with pytest.raises((NotFound, Forbidden)):  # no user: authorization refuses
+            await _start(engine, tenant, None, run_type, run_inputs)
+    assert _runs(engine) == [] and _notes(engine) == []
+
+
+async def test_a_system_start_still_checks_the_tenant_and_the_inputs(engine):
+    with pytest.raises(NotFound):
+        await start_system_operation(
+            run_type="directory_groups.sync",
+            tenant_id=999_999,
+            inputs={},
+            dispatcher=RecordingDispatcher(),
+            engine=engine,
+        )
+    tenant = make_tenant(engine)
+    with pytest.raises(NotFound):  # the precheck: schedule 424242 does not exist
+        await start_system_operation(
+            run_type="backup_schedule.scheduled",
+            tenant_id=tenant.id,
+            inputs={"schedule_id": 424242, "scheduled_for": "2026-11-26T03:00:00+00:00"},
+            dispatcher=RecordingDispatcher(),
+            engine=engine,
+        )
+    assert _runs(engine) == []
+
+
+def test_no_user_surface_reaches_the_system_entry_point():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3] / "opsapp"
+    surfaces = [*root.glob("cli*.py"), *(root / "ui").rglob("*.py")]
+    assert len(surfaces) > 5  # the scan really looked at the UI and the CLI
+    offenders = [p.name for p in surfaces if "start_system_operation" in p.read_text()]
+    assert offenders == []
+
+
+class _AcceptedThenTimedOut:
+    """The broker took the message and a worker claimed (or even finished) the run, but the
+    dispatch call itself still failed — e.g. it timed out waiting for Redis's answer."""
+
+    def __init__(self, engine, *, finish: bool = False) -> None:
+        self.engine, self.finish = engine, finish
+
+    def supports(self, run_type: str) -> bool:
+        return True
+
+    async def dispatch(self, run) -> None:
+        claim = lifecycle.mark_running(run.id, lost_after=timedelta(minutes=5), engine=self.engine)
+        assert claim == lifecycle.Claim.claimed
+        if self.finish:
+            assert lifecycle.complete_run(run.id, outcome=RunOutcome.succeeded, engine=self.engine)
+        raise TimeoutError("no answer from redis://:hunter2-pass@127.0.0.1:6379")
+
+
+async def test_a_dispatch_error_leaves_a_run_a_worker_already_claimed_alone(engine):
+    tenant = make_tenant(engine)
+    alice = make_user(engine, tenant=tenant)
+
+    result = await _start(engine, tenant, alice, dispatcher=_AcceptedThenTimedOut(engine))
+
+    (run,) = _runs(engine)
+    assert (run.status, run.outcome, run.failures, run.completed_at) == (
+        RunStatus.running,
+        RunOutcome.pending,
+        [],
+        None,
+    )
+    # The caller hears the truth: the run was started (no DispatchFailed), and it is running.
+    assert result.created and result.run.id == run.id and result.run.status == "running"
+    assert [n.level for n in _notes(engine, alice.id)] == ["info"]  # queued, no error
+
+
+async def test_a_dispatch_error_after_the_run_already_finished_changes_nothing(engine):
+    tenant = make_tenant(engine)
+    alice = make_user(engine, tenant=tenant)
+
+    result = await _start(
+        engine, tenant, alice, dispatcher=_AcceptedThenTimedOut(engine, finish=True)
+    )
+
+    (run,) = _runs(engine)
+    assert (run.status, run.outcome, run.failures) == ("completed", "succeeded", [])
+    assert result.created and result.run.outcome == "succeeded"
+    assert _notes(engine, alice.id) == []  # neither "queued" after the end nor a false "failed"
+
+
+async def test_fail_dispatch_fails_only_a_queued_run(engine):
+    from opsapp.operations.notifications import DatabaseNotifier
+
+    tenant = make_tenant(engine)
+    alice = make_user(engine, tenant=tenant)
+    queued = (
+        await _start(engine, tenant, alice, "policy.sync", {"policy_types": ["roleScopeTag"]})
+    ).run
+    running = (
+        await _start(engine, tenant, alice, "policy.sync", {"policy_types": ["assignmentFilter"]})
+    ).run
+    done = (
+        await _start(
+            engine, tenant, alice, "policy.sync", {"policy_types": ["deviceConfiguration"]}
+        )
+    ).run
+    for run_id in (running.id, done.id):
+        lifecycle.mark_running(run_id, lost_after=timedelta(minutes=5), engine=engine)
+    lifecycle.complete_run(done.id, outcome=RunOutcome.partially_succeeded, engine=engine)
+    notifier, error = DatabaseNotifier(engine), TimeoutError("dispatch timed out")
+
+    assert _fail_dispatch(engine, notifier, queued, error)[0] is True
+    failed_here, now_running = _fail_dispatch(engine, notifier, running, error)
+    assert failed_here is False and now_running.status == RunStatus.running
+    failed_here, now_done = _fail_dispatch(engine, notifier, done, error)
+    assert failed_here is False and now_done.outcome == RunOutcome.partially_succeeded
+
+    by_id = {r.id: r for r in _runs(engine)}
+    assert (by_id[queued.id].outcome, by_id[queued.id].failures[0]["code"]) == (
+        "failed",
+        "queue.dispatch_failed",
+    )
+    assert (by_id[running.id].status, by_id[running.id].failures) == ("running", [])
+    assert (by_id[done.id].outcome, by_id[done.id].failures) == ("partially_succeeded", [])
 
 
 async def test_a_lost_active_run_is_reaped_instead_of_blocking_new_starts(engine):

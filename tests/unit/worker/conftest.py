@@ -71,7 +71,7 @@ def people(engine):
 def start(engine, broker, people):
     """`await start(key)` starts a run of the test type through the real service and waits for
     the in-memory worker; returns the run as stored afterwards."""
-    from opsapp.operations.service import start_operation
+    from opsapp.operations.service import start_operation, start_system_operation
     from opsapp.worker.dispatch import TaskiqDispatcher
 
     tenant, user = people
@@ -79,15 +79,17 @@ def start(engine, broker, people):
     async def _start(
         key: int = 1, *, run_type: str = UNIT_TYPE, system: bool = False, wait: bool = True
     ):
-        result = await start_operation(
+        common = dict(
             run_type=run_type,
-            tenant_id=tenant.id,
-            user_id=None if system else user.id,
             inputs={"key": key},
             dispatcher=TaskiqDispatcher(broker),
             engine=engine,
-            system=system,
+            tenant_id=tenant.id,
         )
+        if system:
+            result = await start_system_operation(**common)
+        else:
+            result = await start_operation(**common, user_id=user.id)
         if wait:
             await broker.wait_all()
         return load_run(engine, result.run.id)
