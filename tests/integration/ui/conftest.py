@@ -15,6 +15,7 @@ from reflex.state import State
 from opsapp.auth import sign_in
 from opsapp.models import Role, Tenant, User
 from tests.factories import PASSWORD, make_tenant, make_user
+from tests.fakes import RecordingDispatcher
 
 
 @pytest.fixture
@@ -99,3 +100,13 @@ def users(app_db, contoso) -> dict[str, User]:
         role.value: make_user(app_db, tenant=contoso, role=role, email=f"{role.value}@contoso.test")
         for role in Role
     }
+
+
+@pytest.fixture
+def dispatcher(monkeypatch) -> RecordingDispatcher:
+    """Starts from the page states go to a recording fake instead of a broker."""
+    from opsapp.ui.state import tenant as tenant_state
+
+    fake = RecordingDispatcher()
+    monkeypatch.setattr(tenant_state, "get_dispatcher", lambda: fake)
+    return fake

@@ -13,17 +13,10 @@ from opsapp.ui.pages.inventory import InventoryLandingState
 from opsapp.ui.pages.policies import PolicyListState
 from opsapp.ui.state import tenant as tenant_state
 from tests.factories import make_user
-from tests.fakes import BrokenDispatcher, RecordingDispatcher
+from tests.fakes import BrokenDispatcher
 from tests.integration.ui.conftest import describe, make_state, run_handler, token_for
 
 INVENTORY = dict(route="/t/[tenant_slug]/inventory", path="/t/contoso/inventory")
-
-
-@pytest.fixture
-def dispatcher(monkeypatch) -> RecordingDispatcher:
-    fake = RecordingDispatcher()
-    monkeypatch.setattr(tenant_state, "get_dispatcher", lambda: fake)
-    return fake
 
 
 def _runs(engine) -> list[OperationRun]:

@@ -11,21 +11,12 @@ from opsapp.features.backups.schedules import ScheduleInput, create_schedule
 from opsapp.models import BackupSchedule, OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations.service import ensure_run
-from opsapp.ui.state import tenant as tenant_state
 from opsapp.ui.state.backup_schedules import BackupScheduleFormState, BackupScheduleListState
-from tests.fakes import RecordingDispatcher
 from tests.integration.ui.conftest import describe, make_state, run_handler, token_for
 
 LIST_ROUTE = "/t/[tenant_slug]/backup-schedules"
 FORM_ROUTE = "/t/[tenant_slug]/backup-schedules/[schedule_id]"
 NEW_ROUTE = "/t/[tenant_slug]/backup-schedules/new"
-
-
-@pytest.fixture
-def dispatcher(monkeypatch) -> RecordingDispatcher:
-    fake = RecordingDispatcher()
-    monkeypatch.setattr(tenant_state, "get_dispatcher", lambda: fake)
-    return fake
 
 
 def _schedule(engine, tenant, name="Nightly", **kwargs) -> BackupSchedule:

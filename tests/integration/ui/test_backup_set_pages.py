@@ -9,22 +9,13 @@ from sqlmodel import select
 
 from opsapp.db import session_scope
 from opsapp.models import BackupItem, BackupSet, OperationRun, Policy, PolicyVersion
-from opsapp.ui.state import tenant as tenant_state
 from opsapp.ui.state.backup_sets import BackupSetDetailState, BackupSetListState
 from opsapp.ui.state.policy_picker import NO_SELECTION, PolicyPickerState
 from tests.factories import make_user
-from tests.fakes import RecordingDispatcher
 from tests.integration.ui.conftest import describe, make_state, run_handler, token_for
 
 LIST_ROUTE = "/t/[tenant_slug]/backup-sets"
 DETAIL_ROUTE = "/t/[tenant_slug]/backup-sets/[backup_set_id]"
-
-
-@pytest.fixture
-def dispatcher(monkeypatch) -> RecordingDispatcher:
-    fake = RecordingDispatcher()
-    monkeypatch.setattr(tenant_state, "get_dispatcher", lambda: fake)
-    return fake
 
 
 def _runs(engine) -> list[OperationRun]:
