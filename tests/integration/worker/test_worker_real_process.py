@@ -5,7 +5,6 @@ leaves a run that is reaped as failed / worker.lost so the identity can start ag
 from __future__ import annotations
 
 import json
-import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -162,33 +161,16 @@ async def test_a_real_worker_completes_runs_and_ignores_a_redelivered_message(
     assert "already completed; redelivered message is a no-op" in worker.log_tail(20000)
 
 
-async def test_enqueue_to_start_latency_on_a_real_worker(pg_engine, dispatcher, spawn, people):
+async def test_twenty_runs_in_a_row_each_complete_on_a_real_worker(
+    pg_engine, dispatcher, spawn, people
+):
+    # How fast the worker picks runs up is measured in bench/ (start_latency), not here.
     spawn()
-    enqueued: dict[int, float] = {}
-
-    class Timed:  # the real dispatcher, noting when the message is in Redis
-        def supports(self, run_type: str) -> bool:
-            return dispatcher.supports(run_type)
-
-        async def dispatch(self, run) -> None:
-            await dispatcher.dispatch(run)
-            enqueued[run.id] = time.time()
-
-    to_start, to_done = [], []
     for key in range(1, 21):
-        result = await _start(pg_engine, Timed(), people, ITEMS, key=key)
-        row = wait_until(lambda r=result: _completed(pg_engine, r.run.id), 10, interval=0.002)
+        result = await _start(pg_engine, dispatcher, people, ITEMS, key=key)
+        row = wait_until(lambda r=result: _completed(pg_engine, r.run.id), 30, interval=0.01)
         assert row["outcome"] == "succeeded"
-        to_start.append(row["started_at"].timestamp() - enqueued[result.run.id])
-        to_done.append(row["completed_at"].timestamp() - enqueued[result.run.id])
-
-    p50 = statistics.median(to_start)
-    print(
-        f"\nenqueued→started (worker claimed the run): p50 {p50 * 1000:.1f} ms, "
-        f"max {max(to_start) * 1000:.1f} ms; enqueued→completed p50 "
-        f"{statistics.median(to_done) * 1000:.1f} ms (20 runs, 1 worker)"
-    )
-    assert p50 < 0.5, to_start
+        assert row["started_at"] <= row["completed_at"] and row["attempts"] == 1
 
 
 async def test_a_killed_worker_leaves_a_run_that_is_reaped_and_the_identity_starts_again(

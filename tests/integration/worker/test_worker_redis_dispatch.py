@@ -108,28 +108,21 @@ def _assert_failed_and_nothing_left_queued(engine, run_id: int) -> None:
     assert active == 0
 
 
-async def test_redis_refusing_connections_fails_the_dispatch_fast(pg_engine, people, monkeypatch):
+async def test_redis_refusing_connections_fails_the_dispatch(pg_engine, people, monkeypatch):
     _use_redis(monkeypatch, "redis://127.0.0.1:1/0")
 
-    error, elapsed = await _failed_start(pg_engine, people)
+    error, _elapsed = await _failed_start(pg_engine, people)
 
     _assert_failed_and_nothing_left_queued(pg_engine, error.run.id)
     assert "could not be queued" in str(error)
     with pg_engine.connect() as conn:
         level = conn.execute(sa.text("SELECT level FROM notifications ORDER BY id DESC")).scalar()
     assert level == "error"  # the initiator hears about it; no "queued" notification
-    dispatcher, kicks = get_dispatcher(), []
-    for run_id in range(1, 21):
-        began = time.perf_counter()
+    dispatcher = get_dispatcher()
+    for run_id in range(1, 4):  # every later dispatch fails too (no half-open client left)
         with pytest.raises(Exception):  # noqa: B017 - SendTaskError or the connection error
             await dispatcher.dispatch(OperationRun(id=run_id, type=ITEMS))
-        kicks.append(time.perf_counter() - began)
-    print(
-        f"\ndispatch to a refusing Redis: start_operation failed after {elapsed * 1000:.1f} ms; "
-        f"the dispatch alone p50 {statistics.median(kicks) * 1000:.2f} ms, "
-        f"max {max(kicks) * 1000:.2f} ms"
-    )
-    assert elapsed < 0.5 and max(kicks) < 0.1
+    # How fast a refused dispatch fails is a benchmark figure (bench/start_latency), not a test.
 
 
 async def test_a_stalled_redis_fails_the_dispatch_within_the_timeout(
@@ -142,8 +135,9 @@ async def test_a_stalled_redis_fails_the_dispatch_within_the_timeout(
     error, elapsed = await _failed_start(pg_engine, people)
 
     _assert_failed_and_nothing_left_queued(pg_engine, error.run.id)
-    print(f"\ndispatch to a stalled Redis (timeout 0.5 s): failed after {elapsed * 1000:.0f} ms")
-    assert 0.4 < elapsed < 1.5
+    # It waited for the configured 0.5 s, not redis-py's 5 s socket default (a wide margin:
+    # this is about which timeout applies, not about speed).
+    assert 0.4 < elapsed < 4.0, elapsed
 
 
 async def test_dispatch_puts_one_message_per_run_on_the_stream(queue):
