@@ -95,9 +95,8 @@ def translate(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, UnsafeConfiguration):
         return one_line(str(exc)), EXIT_CONFIG
     if isinstance(exc, NotFound):
-        if str(exc) != NotFound().args[0]:  # a specific message ("Backup set not found")
-            return one_line(str(exc)), EXIT_NOT_FOUND
-        return "tenant not found or you are not a member of it", EXIT_NOT_FOUND
+        message = exc.specific or "tenant not found or you are not a member of it"
+        return one_line(message), EXIT_NOT_FOUND
     if isinstance(exc, Forbidden):
         return one_line(str(exc)), EXIT_DENIED
     if isinstance(

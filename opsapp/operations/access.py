@@ -33,9 +33,15 @@ class NotFound(AccessDenied):
     """Deny as not found: the caller must not learn the tenant or run exists."""
 
     http_status = 404
+    GENERIC = "Not found"
 
-    def __init__(self, message: str = "Not found") -> None:
+    def __init__(self, message: str = GENERIC) -> None:
         super().__init__(message)
+
+    @property
+    def specific(self) -> str:
+        """What was not found ("Backup set not found"), or "" for the generic denial."""
+        return "" if str(self) == self.GENERIC else str(self)
 
 
 class Forbidden(AccessDenied):

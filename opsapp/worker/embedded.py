@@ -91,9 +91,12 @@ async def backup_schedule_loop(
 ) -> None:
     """Fire due backup schedules now and every `interval` seconds through `dispatcher` (the
     embedded broker). Never raises (except cancellation)."""
+    try:  # once: `supports` checks the registered bodies
+        await asyncio.to_thread(load_task_modules)
+    except Exception:
+        log.exception("embedded maintenance: loading the task modules failed")
     while True:
         try:
-            await asyncio.to_thread(load_task_modules)  # `supports` checks the registered bodies
             await fire_backup_schedules_job(dispatcher=dispatcher, engine=engine or get_engine())
         except Exception:
             log.exception("embedded maintenance: firing backup schedules failed")

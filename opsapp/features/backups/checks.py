@@ -14,6 +14,7 @@ from opsapp.models import OperationRun
 from opsapp.operations.identity import InvalidInputs
 from opsapp.operations.status import RunOutcome, RunStatus
 
+SET_RUN_TYPES = ("backup_set.add_policies", "backup_set.remove_policies")
 SCHEDULE_RUN_TYPES = (
     "backup_schedule.run_now",
     "backup_schedule.retry",

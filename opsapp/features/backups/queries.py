@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from opsapp.features.backups.checks import RETRYABLE
+from opsapp.features.backups.checks import RETRYABLE, SET_RUN_TYPES
 from opsapp.features.backups.slots import WEEKDAY_TOKENS
 from opsapp.features.inventory.queries import policy_type_label, policy_type_label_sql
 from opsapp.models import BackupItem, BackupSchedule, BackupSet, OperationRun, Policy, PolicyVersion
@@ -141,8 +142,7 @@ def set_policy_ids(session: Session, *, set_id: int) -> set[int]:
     return set(session.exec(query).all())
 
 
-def _last_run(session: Session, run_id: int | None) -> dict | None:
-    run = session.get(OperationRun, run_id) if run_id else None
+def _run_facts(run: OperationRun | None) -> dict | None:
     if run is None:
         return None
     return {
@@ -156,19 +156,30 @@ def _last_run(session: Session, run_id: int | None) -> dict | None:
     }
 
 
-def schedule_row(session: Session, schedule: BackupSchedule) -> dict:
-    from zoneinfo import ZoneInfo
+def _schedules_query(tenant_id: int):
+    """Schedules with their set count and last run: one query for a whole page."""
+    set_count = (
+        select(sa.func.count())
+        .select_from(BackupSet)
+        .where(BackupSet.schedule_id == BackupSchedule.id)
+        .correlate(BackupSchedule)
+        .scalar_subquery()
+        .label("set_count")
+    )
+    return (
+        select(BackupSchedule, set_count, OperationRun)
+        .outerjoin(OperationRun, OperationRun.id == BackupSchedule.last_run_id)
+        .where(BackupSchedule.tenant_id == tenant_id)
+    )
 
+
+def _schedule_row(result: Any) -> dict:
+    schedule, set_count, last_run = result
     next_local = (
         schedule.next_run_at.astimezone(ZoneInfo(schedule.timezone))
         if schedule.next_run_at
         else None
     )
-    set_count = session.execute(
-        sa.select(sa.func.count())
-        .select_from(BackupSet)
-        .where(BackupSet.schedule_id == schedule.id)
-    ).scalar()
     return {
         "id": schedule.id,
         "name": schedule.name,
@@ -185,7 +196,7 @@ def schedule_row(session: Session, schedule: BackupSchedule) -> dict:
         # The slot in the schedule's own zone, e.g. "2026-11-30 02:00 CET".
         "next_run_local": f"{next_local:%Y-%m-%d %H:%M %Z}" if next_local else "",
         "last_scheduled_for": iso(schedule.last_scheduled_for),
-        "last_run": _last_run(session, schedule.last_run_id),
+        "last_run": _run_facts(last_run),
         "set_count": int(set_count or 0),
         "created_at": iso(schedule.created_at),
         "updated_at": iso(schedule.updated_at),
@@ -194,21 +205,23 @@ def schedule_row(session: Session, schedule: BackupSchedule) -> dict:
 
 def list_schedules(session: Session, *, tenant_id: int, page: int = 1, page_size: int = 25) -> Page:
     s = BackupSchedule
-    query = select(s).where(s.tenant_id == tenant_id)
-    query = query.order_by(*ordered_by(s.name, s.id, descending=False, text=True))
-    return paginate(
-        session, query, page=page, page_size=page_size, row=lambda r: schedule_row(session, r)
+    query = _schedules_query(tenant_id).order_by(
+        *ordered_by(s.name, s.id, descending=False, text=True)
     )
+    return paginate(session, query, page=page, page_size=page_size, row=_schedule_row)
 
 
 def get_schedule_detail(session: Session, *, tenant_id: int, schedule_id: int) -> dict | None:
-    schedule = session.get(BackupSchedule, schedule_id)
-    if schedule is None or schedule.tenant_id != tenant_id:
-        return None
-    return schedule_row(session, schedule)
+    """One schedule (None for an unknown id and for another tenant's schedule alike)."""
+    query = _schedules_query(tenant_id).where(BackupSchedule.id == schedule_id)
+    result = session.exec(query).first()
+    return _schedule_row(result) if result is not None else None
 
 
-SET_RUN_TYPES = ("backup_set.add_policies", "backup_set.remove_policies")
+def schedule_row(session: Session, schedule: BackupSchedule) -> dict:
+    """The read model of a schedule just written in this session (the CLI prints it)."""
+    session.flush()
+    return get_schedule_detail(session, tenant_id=schedule.tenant_id, schedule_id=schedule.id)
 
 
 def active_set_run(session: Session, *, tenant_id: int, set_id: int) -> tuple[int, str] | None:

@@ -44,6 +44,11 @@ def iana_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+@lru_cache(maxsize=1)
+def sorted_iana_zones() -> tuple[str, ...]:
+    return tuple(sorted(iana_zones()))
+
+
 def parse_time_of_day(text: object) -> time:
     match = _TIME.match(str(text or "").strip())
     if not match:

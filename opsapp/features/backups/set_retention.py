@@ -6,18 +6,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from opsapp.features.backups.checks import SET_RUN_TYPES
 from opsapp.models import BackupSchedule, BackupSet, OperationRun
-from opsapp.operations.status import ACTIVE_STATUSES
+from opsapp.models.operations import ACTIVE_PREDICATE
 
 _S, _R = BackupSet.__table__, OperationRun.__table__
-ACTIVE = sorted(s.value for s in ACTIVE_STATUSES)
-SET_RUN_TYPES = ("backup_set.add_policies", "backup_set.remove_policies")
 
 
 def busy_set_ids(conn: Connection, *, tenant_id: int, except_run_id: int | None) -> tuple[set, set]:
     """(ids of active runs, ids of sets named by active backup_set.* runs) of the tenant."""
     query = sa.select(_R.c.id, _R.c.type, _R.c.context).where(
-        _R.c.tenant_id == tenant_id, _R.c.status.in_(ACTIVE)
+        _R.c.tenant_id == tenant_id, ACTIVE_PREDICATE
     )
     if except_run_id is not None:
         query = query.where(_R.c.id != except_run_id)

@@ -212,8 +212,8 @@ class BackupScheduleFormState(ScheduleAccess, TenantState):
     def zone_options(self) -> list[str]:
         """IANA names matching what is typed (a short list: the datalist stays light)."""
         typed = self.timezone.strip().lower()
-        names = sorted(schedules.iana_zones())
-        return [z for z in names if typed in z.lower()][:40] if typed else names[:40]
+        names = schedules.sorted_iana_zones()
+        return [z for z in names if typed in z.lower()][:40] if typed else list(names[:40])
 
     @rx.event
     def set_browser_timezone(self, zone: str):

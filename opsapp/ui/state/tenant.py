@@ -138,8 +138,7 @@ class TenantState(SessionState):
         except Forbidden as exc:
             return toasts.refused("Not allowed", str(exc))
         except NotFound as exc:  # the tenant, or what the inputs name (a deleted backup set)
-            specific = str(exc) if str(exc) != NotFound().args[0] else ""
-            return toasts.refused("Not found", specific or "That tenant does not exist.")
+            return toasts.refused("Not found", exc.specific or "That tenant does not exist.")
         except (InvalidInputs, UnknownOperationType, OperationUnavailable) as exc:
             return toasts.refused(f"{label} was not started", str(exc))
         except WorkerNotRunning:
