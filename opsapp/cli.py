@@ -399,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     from opsapp.cli_backups import register as register_backups
 
     register_backups(groups)  # policies, backup-sets, schedules
+    from opsapp.cli_drift import register as register_drift
+
+    register_drift(groups)
     from opsapp.cli_secrets import register as register_secrets
 
     register_secrets(groups)

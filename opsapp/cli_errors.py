@@ -79,6 +79,7 @@ def _broker(exc: BaseException) -> bool:
 
 def translate(exc: BaseException) -> tuple[str, int]:
     from opsapp.features.backups.errors import BackupInputError
+    from opsapp.features.drift.findings import DriftInputError
     from opsapp.operations.access import Forbidden, NotFound
     from opsapp.operations.catalog import UnknownOperationType
     from opsapp.operations.identity import InvalidInputs
@@ -107,6 +108,7 @@ def translate(exc: BaseException) -> tuple[str, int]:
         | TenancyError
         | OperationUnavailable
         | BackupInputError
+        | DriftInputError
         | InvalidPage,
     ):
         return one_line(str(exc)), EXIT_USAGE

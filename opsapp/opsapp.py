@@ -15,6 +15,8 @@ from opsapp.ui.pages import (
     backup_set_detail,
     backup_sets,
     dashboard,
+    drift,
+    drift_finding,
     groups,
     home,
     inventory,
@@ -25,6 +27,7 @@ from opsapp.ui.pages import (
     policy_detail,
 )
 from opsapp.ui.state.backup_sets import BackupSetDetailState, BackupSetListState
+from opsapp.ui.state.drift import DriftFindingState, DriftLandingState
 from opsapp.worker.embedded import app_lifespan
 
 init_process("web")
@@ -62,6 +65,7 @@ _TENANT_PAGES = (
         backup_schedules.backup_schedules,
         backup_schedules.BackupScheduleListState.load,
     ),
+    (nav.DRIFT, drift.drift, DriftLandingState.load),
     (nav.OPERATIONS, operations.operations, operations.OperationsListState.load),
 )
 for item, page, on_load in _TENANT_PAGES:
@@ -80,6 +84,12 @@ app.add_page(
     route=routes.BACKUP_SET_DETAIL,
     title=_title("Backup set"),
     on_load=BackupSetDetailState.load,
+)
+app.add_page(
+    drift_finding.drift_finding,
+    route=routes.FINDING_DETAIL,
+    title=_title("Drift finding"),
+    on_load=DriftFindingState.load,
 )
 app.add_page(
     operation_detail.operation_detail,

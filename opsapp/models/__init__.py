@@ -2,6 +2,7 @@
 
 from opsapp.models.auth import SignInAttempt, UserSession
 from opsapp.models.backups import BackupItem, BackupSchedule, BackupSet
+from opsapp.models.drift import DriftFinding, FindingKind, FindingState
 from opsapp.models.groups import DirectoryGroup
 from opsapp.models.inventory import InventoryItem
 from opsapp.models.locks import JobLock
@@ -15,6 +16,9 @@ __all__ = [
     "BackupSchedule",
     "BackupSet",
     "DirectoryGroup",
+    "DriftFinding",
+    "FindingKind",
+    "FindingState",
     "InventoryItem",
     "Policy",
     "PolicyVersion",

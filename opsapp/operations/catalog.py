@@ -90,6 +90,7 @@ _TYPES = (
         ("total", "processed", "created", "updated", "unchanged", "removed", "failed"),
         Capability.start_operations,
         related="drift",
+        precheck="opsapp.features.drift.checks:check_baseline",
     ),
     OperationType(
         "backup_set.add_policies",

@@ -40,7 +40,9 @@ def _related_target(kind: str, tenant_slug: str, inputs: dict[str, Any]) -> tupl
     if kind == "groups":
         return "Directory groups", tenant_path(tenant_slug, "directory", "groups")
     if kind == "drift":
-        return "Drift findings", tenant_path(tenant_slug, "drift")
+        baseline = inputs.get("baseline_id")
+        query = f"?baseline={baseline}" if baseline else ""
+        return "Drift findings", tenant_path(tenant_slug, "drift") + query
     if kind == "backup_set" and inputs.get("backup_set_id"):
         return "Backup set", tenant_path(tenant_slug, "backup-sets", inputs["backup_set_id"])
     if kind == "backup_schedule" and inputs.get("schedule_id"):

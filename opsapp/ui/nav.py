@@ -43,6 +43,12 @@ BACKUP_SCHEDULES = NavItem(
     "backup-schedules",
     "Backups that run daily or weekly and keep the last N sets.",
 )
+DRIFT = NavItem(
+    "Drift",
+    "git_compare",
+    "drift",
+    "What changed since a baseline backup, per policy and per setting.",
+)
 OPERATIONS = NavItem(
     "Operations",
     "activity",
@@ -54,6 +60,7 @@ NAV: tuple[NavGroup, ...] = (
     NavGroup("Tenant", (DASHBOARD, INVENTORY, POLICIES)),
     NavGroup("Directory", (GROUPS,)),
     NavGroup("Backups", (BACKUP_SETS, BACKUP_SCHEDULES)),
+    NavGroup("Drift", (DRIFT,)),
     NavGroup("Monitoring", (OPERATIONS,)),
 )
 

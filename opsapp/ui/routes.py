@@ -18,6 +18,7 @@ RUN_ARG = "run_id"
 POLICY_ARG = "policy_id"
 BACKUP_SET_ARG = "backup_set_id"
 SCHEDULE_ARG = "schedule_id"
+FINDING_ARG = "finding_id"
 
 HOME = "/"
 LOGIN = "/login"
@@ -35,6 +36,7 @@ POLICY_DETAIL = tenant_route(f"policies/[{POLICY_ARG}]")
 BACKUP_SET_DETAIL = tenant_route(f"backup-sets/[{BACKUP_SET_ARG}]")
 SCHEDULE_NEW = tenant_route("backup-schedules/new")
 SCHEDULE_DETAIL = tenant_route(f"backup-schedules/[{SCHEDULE_ARG}]")
+FINDING_DETAIL = tenant_route(f"drift/findings/[{FINDING_ARG}]")
 
 
 def tenant_href(tenant_slug: str, segment: str = "") -> str:

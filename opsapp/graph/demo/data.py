@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,6 +94,27 @@ class TenantData:
         index = coll.index_of(policy_id) or 0
         count = int(policy.get("settingCount") or 0)
         return catalog.make_settings(seed=self.tenant.seed, index=index, count=count)
+
+    def assign(self, key: str, policy_id: str, assignments: list[Item]) -> list[Item]:
+        """Replace a policy's assignments like Graph's ``POST .../assign`` and stamp the policy.
+
+        Ids become ``"{policy_id}_{n}"``; the caller has checked that the policy exists.
+        """
+        coll = self.policies[key]
+        stored = [{**copy.deepcopy(a), "id": f"{policy_id}_{n}"} for n, a in enumerate(assignments)]
+        coll.assignments[policy_id] = stored
+        coll.update(policy_id, {}, stamp=self.stamp())
+        return copy.deepcopy(stored)
+
+    def replace_settings(
+        self, policy_id: str, settings: list[Item], *, key: str = "settingsCatalogPolicy"
+    ) -> list[Item]:
+        """Replace a settings-catalog policy's settings (``settingCount`` follows), stamp it."""
+        coll = self.policies[key]
+        stored = copy.deepcopy(settings)
+        coll.settings[policy_id] = stored
+        coll.update(policy_id, {"settingCount": len(stored)}, stamp=self.stamp())
+        return copy.deepcopy(stored)
 
     def member_count(self, group_id: str) -> int | None:
         """Members of a group, or None when it does not exist."""

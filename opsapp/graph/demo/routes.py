@@ -82,12 +82,7 @@ def _policies(call: Call, key: str, rest: list[str]) -> Answer:
         items = data.assignments(key, object_id) or []
         return _page(call, _slicer(items))
     elif tail == ["assign"] and method == "POST" and isinstance(call.body, dict):
-        assignments = [
-            {**a, "id": f"{object_id}_{n}"}
-            for n, a in enumerate(call.body.get("assignments") or [])
-        ]
-        coll.assignments[object_id] = assignments
-        coll.update(object_id, {}, stamp=data.stamp())
+        assignments = data.assign(key, object_id, list(call.body.get("assignments") or []))
         return Answer(200, {"value": assignments})
     elif tail == ["settings"] and method == "GET" and key == "settingsCatalogPolicy":
         return _page(call, _slicer(data.settings(object_id) or []))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import secrets
 import threading
 import time
@@ -12,7 +13,11 @@ from typing import Any
 
 from opsapp.graph.demo.data import TenantData
 from opsapp.graph.demo.faults import Faults, FaultState
+from opsapp.graph.demo.store import Collection
 from opsapp.graph.demo.tenants import DEMO_TENANTS, DemoTenant
+from opsapp.policy_types import POLICY_TYPES_BY_KEY
+
+SETTINGS_CATALOG = "settingsCatalogPolicy"
 
 
 @dataclass
@@ -126,6 +131,92 @@ class DemoGraph:
         with state.lock:
             return state.data.mutate(**changes)
 
+    # -- precise edits (what drift tests set up; same code paths as Graph's PATCH/POST/...) ----
+    def get_policy(self, tenant_key: str, policy_type: str, policy_id: str) -> dict[str, Any]:
+        """One live policy object; KeyError for an unknown tenant, type or id."""
+        state = self.tenant(tenant_key)
+        with state.lock:
+            return copy.deepcopy(_existing(state, policy_type, policy_id))
+
+    def get_assignments(
+        self, tenant_key: str, policy_type: str, policy_id: str
+    ) -> list[dict[str, Any]]:
+        """A policy's assignments as ``GET .../{id}/assignments`` answers them."""
+        state = self.tenant(tenant_key)
+        with state.lock:
+            _existing(state, policy_type, policy_id)
+            return copy.deepcopy(state.data.assignments(policy_type, policy_id) or [])
+
+    def get_settings(self, tenant_key: str, policy_id: str) -> list[dict[str, Any]]:
+        """A settings-catalog policy's settings as ``GET .../{id}/settings`` answers them."""
+        state = self.tenant(tenant_key)
+        with state.lock:
+            _existing(state, SETTINGS_CATALOG, policy_id)
+            return copy.deepcopy(state.data.settings(policy_id) or [])
+
+    def update_policy(
+        self, tenant_key: str, policy_type: str, policy_id: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Merge top-level ``changes`` into a policy like Graph's PATCH (fresh modified stamp)."""
+        state = self.tenant(tenant_key)
+        with state.lock:
+            _existing(state, policy_type, policy_id)
+            if not isinstance(changes, dict):
+                raise ValueError("changes must be a JSON object")
+            _refuse_nested(changes)
+            data = state.data
+            updated = data.policies[policy_type].update(
+                policy_id, copy.deepcopy(changes), stamp=data.stamp()
+            )
+            assert updated is not None
+            return updated
+
+    def set_policy_settings(
+        self, tenant_key: str, policy_id: str, settings: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Replace a settings-catalog policy's settings (what ``GET .../settings`` returns)."""
+        state = self.tenant(tenant_key)
+        with state.lock:
+            _existing(state, SETTINGS_CATALOG, policy_id)
+            _check_items(settings, "settings")
+            return state.data.replace_settings(policy_id, settings)
+
+    def set_assignments(
+        self, tenant_key: str, policy_type: str, policy_id: str, assignments: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Replace a policy's assignments like Graph's ``POST .../assign`` (ids ``{id}_{n}``)."""
+        state = self.tenant(tenant_key)
+        with state.lock:
+            _existing(state, policy_type, policy_id)
+            if not POLICY_TYPES_BY_KEY[policy_type].has_assignments:
+                raise ValueError(f"{policy_type} objects have no assignments")
+            _check_items(assignments, "assignments")
+            return state.data.assign(policy_type, policy_id, assignments)
+
+    def delete_policy(self, tenant_key: str, policy_type: str, policy_id: str) -> None:
+        """Delete a policy like Graph's DELETE."""
+        state = self.tenant(tenant_key)
+        with state.lock:
+            _existing(state, policy_type, policy_id)
+            state.data.policies[policy_type].delete(policy_id)
+
+    def create_policy(
+        self, tenant_key: str, policy_type: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Create a policy like Graph's POST (new id and timestamps); returns the object."""
+        state = self.tenant(tenant_key)
+        with state.lock:
+            coll = _collection(state, policy_type)
+            if not isinstance(body, dict):
+                raise ValueError("a policy must be a JSON object")
+            if "assignments" in body:
+                raise ValueError("assign after creating (set_assignments / PUT .../assignments)")
+            if "settings" in body:
+                if policy_type != SETTINGS_CATALOG:
+                    raise ValueError("only settings-catalog policies take settings")
+                _check_items(body["settings"], "settings")
+            return coll.create(copy.deepcopy(body), stamp=state.data.stamp())
+
     def reset(self, tenant_key: str | None = None) -> None:
         """Back to the seeded state: objects, faults, counters (one tenant or all)."""
         keys = [tenant_key] if tenant_key else list(self._tenants)
@@ -148,3 +239,31 @@ class DemoGraph:
                 "recent": list(state.recent)[-50:],
                 "faults": state.faults.faults.to_json(),
             }
+
+
+def _collection(state: TenantState, policy_type: str) -> Collection:
+    """A policy type's collection; KeyError for unknown types (groups are not policies)."""
+    try:
+        return state.data.policies[policy_type]
+    except KeyError:
+        raise KeyError(f"unknown policy type {policy_type!r}") from None
+
+
+def _existing(state: TenantState, policy_type: str, policy_id: str) -> dict[str, Any]:
+    """A live policy; KeyError when the type or the object is unknown (or deleted)."""
+    policy = _collection(state, policy_type).get(policy_id)
+    if policy is None:
+        raise KeyError(f"no {policy_type} with id {policy_id!r}")
+    return policy
+
+
+def _refuse_nested(changes: dict[str, Any]) -> None:
+    # Merged as plain properties they would change nothing a sync reads: say so instead.
+    for name in ("settings", "assignments"):
+        if name in changes:
+            raise ValueError(f"{name} are not properties: use PUT .../{name}")
+
+
+def _check_items(items: Any, what: str) -> None:
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError(f"{what} must be a list of JSON objects")
