@@ -17,6 +17,7 @@ BENCHMARKS = (
     "bench.sync_throughput",
     "bench.backup_capture",
     "bench.scheduler_tick",
+    "bench.drift",
     "bench.ui_browser",
     "bench.ui_browser.picker",
 )

@@ -31,9 +31,12 @@ def cmd_findings(args: argparse.Namespace) -> None:
                 f"no backup set with id {baseline_id} in '{tenant.slug}'", EXIT_NOT_FOUND
             )
         findings = queries.all_findings(
-            session, tenant_id=tenant.id, baseline_id=baseline.id, state=args.state or "all",
+            session,
+            tenant_id=tenant.id,
+            baseline_id=baseline.id,
+            state=args.state or "all",
             kind=args.kind,
-        )  # fmt: skip
+        )
         _print_json(
             {
                 "tenant": tenant.slug,
@@ -80,9 +83,10 @@ def register(groups) -> None:
     p = _add(drift, "findings", cmd_findings, "a baseline's drift findings (JSON)")
     p.add_argument("--tenant", required=True)
     p.add_argument(
-        "--baseline", type=int_in(1, MAX_INT64, "a backup set id"),
+        "--baseline",
+        type=int_in(1, MAX_INT64, "a backup set id"),
         help="backup set id (default: the newest set)",
-    )  # fmt: skip
+    )
     p.add_argument("--state", choices=("new", "acknowledged", "resolved", "open", "all"))
     p.add_argument("--kind", choices=("added", "removed", "modified"))
     p = _add(drift, "acknowledge", cmd_acknowledge, "acknowledge new drift findings")

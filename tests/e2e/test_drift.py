@@ -114,6 +114,18 @@ def test_two_admins_open_stale_drift_one_run_then_acknowledge(
         page.evaluate("url => { window.location.href = url }", url)
     for page in (operator, manager):
         page.get_by_role("heading", name="Drift", exact=True).wait_for()
+        expect(page.get_by_role("combobox", name="Baseline")).to_contain_text(
+            "Drift baseline (e2e)"
+        )
+    # Exactly one of the two pages started the generation and said so (toast + View run).
+    toasts = [
+        page.locator("[data-sonner-toast]").filter(has_text="generating drift")
+        for page in (operator, manager)
+    ]
+    _wait_for(operator, lambda: sum(t.count() for t in toasts) >= 1, "the auto-start toast")
+    starter = operator if toasts[0].count() else manager
+    expect(toasts[0 if starter is operator else 1].first).to_contain_text("View run")
+    shot(starter, "drift-auto-start")
 
     for page in (operator, manager):  # the finding arrives without a reload
         row = page.get_by_test_id("finding-row").filter(has_text=target["display_name"])
@@ -151,6 +163,10 @@ def test_two_admins_open_stale_drift_one_run_then_acknowledge(
     assert len(_drift_runs(prod_app, baseline)) == 1
 
     _patch_policy(demo_graph, graph_id, {"passwordMinimumLength": original})
+    for page in (operator, manager):  # a backend exception shows as this toast
+        expect(
+            page.locator("[data-sonner-toast]").filter(has_text="An error occurred")
+        ).to_have_count(0)
 
 
 def test_a_reader_sees_stale_findings_and_never_starts_a_run(prod_app: RunningApp, new_page):
@@ -165,4 +181,7 @@ def test_a_reader_sees_stale_findings_and_never_starts_a_run(prod_app: RunningAp
     expect(reader.get_by_test_id("generate-drift")).to_have_count(0)
     reader.wait_for_timeout(1500)
     assert _drift_runs(prod_app, baseline) == []
+    expect(
+        reader.locator("[data-sonner-toast]").filter(has_text="An error occurred")
+    ).to_have_count(0)
     shot(reader, "drift-reader-stale")

@@ -60,13 +60,13 @@ async def start_if_stale(
         await asyncio.sleep(0.05)
     try:
         state = await asyncio.to_thread(_check, engine, tenant_id, baseline_id)
-        if not state.stale:
+        if not state.stale or state.inputs is None:
             return AutoStart(state, None)
         started = await start_operation(
             run_type=GENERATE,
             tenant_id=tenant_id,
             user_id=user_id,
-            inputs={"baseline_id": baseline_id},
+            inputs=state.inputs,
             dispatcher=dispatcher,
             engine=engine,
         )

@@ -49,8 +49,9 @@ def clean_note(raw: object) -> str:
     note = raw.strip()
     if len(note) > NOTE_MAX:
         raise DriftInputError(f"Note is too long ({len(note):,} characters; at most {NOTE_MAX}).")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in "\n\t"
-           for ch in note):  # fmt: skip
+    if any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in "\n\t" for ch in note
+    ):
         raise DriftInputError("Note must not contain control or invisible characters.")
     return note
 

@@ -3,6 +3,10 @@ completed yet, or the newest one started before the newest policy sync completed
 baseline's items last changed. A generation that is queued or running is not stale: it is the
 one to follow (so the Drift page opened by ten admins starts one run, not ten).
 
+The page's generation covers the baseline's scope: the policy types its schedule captures, or
+the types of the policies in it. A set of compliance policies does not report every settings
+catalog policy of the tenant as "added". An empty baseline has no scope: nothing to generate.
+
 Read from the database only (the run table and the backup set): no Graph call."""
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from opsapp.models import BackupSet, OperationRun
+from opsapp.models import BackupItem, BackupSchedule, BackupSet, OperationRun
 from opsapp.operations.catalog import get_type
 from opsapp.operations.identity import identity_hash
 from opsapp.operations.status import ACTIVE_STATUSES, RunOutcome, RunStatus
+from opsapp.policy_types import SUPPORTED_POLICY_TYPE_KEYS
 
 GENERATE = "drift.generate"
 POLICY_SYNC = "policy.sync"
@@ -31,17 +36,41 @@ class Freshness:
     reason: str  # why stale, for the notice; "" when fresh
     generated_at: datetime | None  # when the newest usable generation started
     active_run_id: int | None  # a generation queued or running now
+    inputs: dict | None = None  # the page's generation inputs; None: an empty baseline
 
 
-def generation_inputs(baseline_id: int) -> dict:
-    """The canonical inputs of the page's generation: the baseline, every supported type."""
-    return get_type(GENERATE).identity.normalise({"baseline_id": baseline_id})
+def baseline_scope(session: Session, baseline: BackupSet) -> list[str]:
+    """The policy types the baseline covers (sorted; supported types only)."""
+    types: set[str] = set()
+    if baseline.schedule_id is not None:
+        schedule = session.get(BackupSchedule, baseline.schedule_id)
+        types = set(schedule.policy_types or []) if schedule is not None else set()
+    if not types:
+        types = set(
+            session.execute(
+                sa.select(BackupItem.policy_type)
+                .where(BackupItem.backup_set_id == baseline.id)
+                .distinct()
+            ).scalars()
+        )
+    return sorted(types & set(SUPPORTED_POLICY_TYPE_KEYS))
+
+
+def generation_inputs(session: Session, baseline: BackupSet) -> dict | None:
+    """The canonical inputs of the page's generation, or None for an empty baseline."""
+    scope = baseline_scope(session, baseline)
+    if not scope:
+        return None
+    return get_type(GENERATE).identity.normalise(
+        {"baseline_id": baseline.id, "policy_types": scope}
+    )
 
 
 def freshness(session: Session, *, tenant_id: int, baseline: BackupSet) -> Freshness:
-    digest = identity_hash(
-        tenant_id=tenant_id, run_type=GENERATE, normalised_inputs=generation_inputs(baseline.id)
-    )
+    inputs = generation_inputs(session, baseline)
+    if inputs is None:
+        return Freshness(False, "", None, None, None)
+    digest = identity_hash(tenant_id=tenant_id, run_type=GENERATE, normalised_inputs=inputs)
     mine = sa.and_(
         _R.c.tenant_id == tenant_id, _R.c.type == GENERATE, _R.c.run_identity_hash == digest
     )
@@ -62,13 +91,13 @@ def freshness(session: Session, *, tenant_id: int, baseline: BackupSet) -> Fresh
         )
     ).scalar()
     if active is not None:
-        return Freshness(False, "", generated, active)
+        return Freshness(False, "", generated, active, inputs)
     if generated is None:
-        return Freshness(True, "No drift has been generated for this baseline yet.", None, None)
-    if synced is not None and synced > generated:
-        return Freshness(True, "Policies were synced after the findings were generated.",
-                         generated, None)  # fmt: skip
-    if baseline.updated_at > generated:
-        return Freshness(True, "The baseline changed after the findings were generated.",
-                         generated, None)  # fmt: skip
-    return Freshness(False, "", generated, None)
+        reason = "No drift has been generated for this baseline yet."
+    elif synced is not None and synced > generated:
+        reason = "Policies were synced after the findings were generated."
+    elif baseline.updated_at > generated:
+        reason = "The baseline changed after the findings were generated."
+    else:
+        return Freshness(False, "", generated, None, inputs)
+    return Freshness(True, reason, generated, None, inputs)

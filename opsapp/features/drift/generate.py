@@ -5,6 +5,9 @@ Reads only the database. The fast path compares content hashes, so only policies
 content differs are loaded and diffed (a volatile-only change — a new `version` or timestamp —
 differs by hash, is diffed, and produces no finding).
 
+Added means first captured after the baseline's newest item was: a policy that already existed
+when the baseline was captured and was left out of it (a hand-picked set) is not drift.
+
 Reconciling: the same drift seen again keeps its finding (and an acknowledgement), a drift that
 went away resolves its finding, a drift that changed resolves the old finding and opens a new
 one (an acknowledgement was given for the old difference, not the new), and a new drift opens a
@@ -73,6 +76,7 @@ class _Current:
     version_id: int | None
     content_hash: str
     removed: bool
+    first_seen: datetime  # when a sync first captured the policy
 
 
 def _digest(*parts: Any) -> str:
@@ -98,7 +102,7 @@ def _load_baseline(conn: Connection, set_id: int, types: list[str]) -> dict[int,
             _I.c.policy_version_id,
             _V.c.content_hash,
             _I.c.include_assignments,
-        )  # fmt: skip
+        )
         .join(_V, _V.c.id == _I.c.policy_version_id)
         .where(_I.c.backup_set_id == set_id, _I.c.policy_type.in_(types))
     )
@@ -110,7 +114,7 @@ def _load_baseline(conn: Connection, set_id: int, types: list[str]) -> dict[int,
             r.policy_version_id,
             r.content_hash,
             bool(r.include_assignments),
-        )  # fmt: skip
+        )
         for r in rows
     }
 
@@ -124,7 +128,8 @@ def _load_current(conn: Connection, tenant_id: int, types: list[str]) -> dict[in
             _P.c.current_version_id,
             _P.c.content_hash,
             _P.c.removed_at,
-        ).where(_P.c.tenant_id == tenant_id, _P.c.policy_type.in_(types))  # fmt: skip
+            _P.c.created_at,
+        ).where(_P.c.tenant_id == tenant_id, _P.c.policy_type.in_(types))
     )
     return {
         r.id: _Current(
@@ -134,9 +139,17 @@ def _load_current(conn: Connection, tenant_id: int, types: list[str]) -> dict[in
             r.current_version_id,
             r.content_hash,
             r.removed_at is not None,
-        )  # fmt: skip
+            r.created_at,
+        )
         for r in rows
     }
+
+
+def _captured_as_of(conn: Connection, set_id: int) -> datetime | None:
+    """When the baseline's newest item was captured (None: it has none)."""
+    return conn.execute(
+        sa.select(sa.func.max(_I.c.added_at)).where(_I.c.backup_set_id == set_id)
+    ).scalar()
 
 
 def _versions(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -155,6 +168,7 @@ def detect(
     """(policies compared, the differences) between the set and the current state."""
     baseline = _load_baseline(conn, set_id, types)
     current = _load_current(conn, tenant_id, types)
+    as_of = _captured_as_of(conn, set_id)
     found: list[Detected] = []
     candidates: list[tuple[_Baseline, _Current]] = []
     compared = len(baseline)
@@ -166,7 +180,13 @@ def detect(
         elif now.content_hash != base.content_hash and now.version_id != base.version_id:
             candidates.append((base, now))
     for now in current.values():
-        if now.policy_id not in baseline and not now.removed and now.version_id is not None:
+        if (
+            now.policy_id not in baseline
+            and not now.removed
+            and now.version_id is not None
+            and as_of is not None
+            and now.first_seen > as_of
+        ):
             compared += 1
             found.append(
                 Detected(
@@ -178,7 +198,7 @@ def detect(
                     [],
                     None,
                     now.version_id,
-                )  # fmt: skip
+                )
             )
     for start in range(0, len(candidates), DIFF_CHUNK):
         chunk = candidates[start : start + DIFF_CHUNK]
@@ -201,7 +221,7 @@ def detect(
                         [c.to_json() for c in result.changes],
                         base.version_id,
                         now.version_id,
-                    )  # fmt: skip
+                    )
                 )
     return compared, found
 
@@ -262,7 +282,7 @@ def reconcile(
         (
             resolved + gone,
             {"state": FindingState.resolved.value, "resolved_at": now, "last_run_id": run_id},
-        ),  # fmt: skip
+        ),
     ):
         for start in range(0, len(ids), 1000):
             conn.execute(sa.update(_F).where(_F.c.id.in_(ids[start : start + 1000])).values(values))
@@ -334,9 +354,14 @@ def generate_drift(
         with engine.begin() as conn:
             lock_set(conn, tenant_id=tenant_id, set_id=set_id)
             counts = reconcile(
-                conn, tenant_id=tenant_id, set_id=set_id, types=types, found=found,
-                run_id=run_id, now=now,
-            )  # fmt: skip
+                conn,
+                tenant_id=tenant_id,
+                set_id=set_id,
+                types=types,
+                found=found,
+                run_id=run_id,
+                now=now,
+            )
     except SetGone:
         return baseline_gone(compared)
     return RunResult(counts={"total": compared, "processed": compared, **counts, "failed": 0})

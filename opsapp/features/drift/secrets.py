@@ -4,8 +4,8 @@ Drift keeps raw values (fingerprints must change when a secret changes) but what
 goes through `mask`: a secret is shown as ``"•••••• (hidden)"`` and a certificate or other
 binary blob as ``"certificate / binary data (hidden)"`` -- never its length or any part of it.
 
-A path is secret by the name of its LAST segment (``[...]`` qualifiers removed, compared
-case-insensitively): the name is, or ends with, a secret word ("password", "preSharedKey",
+A path is secret by the names of its segments (``[...]`` qualifiers removed, compared
+case-insensitively; the last one or any parent): a name is, or ends with, a secret word ("password", "preSharedKey",
 "trustedRootCertificate", "payload"...). Counters and flags that merely start with such a word
 (``passwordMinimumLength``, ``passwordRequired``) are not secret. The normalizer names
 settings-catalog SecretSettingValue leaves ``secretValue``/``secretValues`` and encrypted OMA-URI
@@ -60,13 +60,15 @@ _BLOB_MIN_LENGTH = 64
 
 @lru_cache(maxsize=4096)
 def _secret_kind(path: str) -> str | None:
-    """ "secret", "blob" or None, from the last segment's name."""
-    name = _QUALIFIER.sub("", path).rsplit(".", 1)[-1].lower()
-    if name.endswith(_BLOB_SUFFIXES):
-        return "blob"
-    if name.endswith(_SECRET_SUFFIXES):
-        return "secret"
-    return None
+    """ "secret", "blob" or None, from the segments' names: the last one, or any parent (a
+    `credentials.value` or `proxy.password.text` is as secret as a `password`)."""
+    kind = None
+    for name in _QUALIFIER.sub("", path).lower().split("."):
+        if name.endswith(_BLOB_SUFFIXES):
+            kind = "blob"
+        elif name.endswith(_SECRET_SUFFIXES):
+            return "secret"
+    return kind
 
 
 def is_secret_path(path: str) -> bool:

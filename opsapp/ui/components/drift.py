@@ -63,7 +63,7 @@ def ack_dialog(state) -> rx.Component:
                             color=rx.color("red", 11),
                             role="alert",
                             data_testid="form-error",
-                        ),  # fmt: skip
+                        ),
                         rx.fragment(),
                     ),
                     rx.hstack(

@@ -103,7 +103,7 @@ def _row(row: rx.Var, *, manage: bool) -> rx.Component:
 
 def _generate_button() -> rx.Component:
     return rx.cond(
-        TenantState.can_start & (S.baseline_choice != ""),
+        TenantState.can_start & (S.baseline_choice != "") & ~S.empty_baseline,
         rx.button(
             rx.icon("git_compare", size=15),
             "Generate drift",
@@ -144,7 +144,16 @@ def _freshness() -> rx.Component:
     generated = rx.cond(
         S.generated_at,
         rx.text("Generated ", relative_time(S.generated_at), size="2", color=rx.color("gray", 11)),
-        rx.text("Not generated yet", size="2", color=rx.color("gray", 11)),
+        rx.fragment(),
+    )
+    empty = rx.callout(
+        "This baseline holds no policies yet. Add policies to the backup set (or let its "
+        "schedule fill it) to compare the tenant with it.",
+        icon="info",
+        color_scheme="blue",
+        size="1",
+        width="100%",
+        data_testid="empty-baseline",
     )
     stale = rx.callout(
         rx.text(
@@ -164,6 +173,7 @@ def _freshness() -> rx.Component:
     )
     return rx.vstack(
         generated,
+        rx.cond(S.empty_baseline, empty, rx.fragment()),
         rx.cond(S.stale & (TenantState.watch_type != GENERATE), stale, rx.fragment()),
         spacing="2",
         width="100%",
@@ -182,11 +192,13 @@ def _count_card(label: str, value: rx.Var, href_query: dict[str, str], testid: s
             size="1",
             min_width="110px",
         ),
-        href=S.router.page.path + "?baseline=" + S.baseline_choice
+        href=S.router.page.path
+        + "?baseline="
+        + S.baseline_choice
         + "".join(f"&{k}={v}" for k, v in href_query.items()),
         underline="none",
         color="inherit",
-    )  # fmt: skip
+    )
 
 
 def _summary() -> rx.Component:
@@ -231,14 +243,14 @@ def _toolbar() -> rx.Component:
             S.set_kind_filter,
             all_label="All kinds",
             label="Filter by kind",
-        ),  # fmt: skip
+        ),
         choice_select(
             S.type_filter,
             S.type_choices,
             S.set_type_filter,
             all_label="All types",
             label="Filter by type",
-        ),  # fmt: skip
+        ),
         rx.cond(
             S.filtered,
             rx.button("Clear filters", variant="ghost", on_click=S.clear_filters),
@@ -266,7 +278,7 @@ def _bulk_bar() -> rx.Component:
                         S.selected_count.to(str) + " selected",
                         size="2",
                         data_testid="findings-selected-count",
-                    ),  # fmt: skip
+                    ),
                     rx.button("Clear", variant="ghost", size="1", on_click=S.clear_selection),
                     rx.button(
                         rx.icon("check_check", size=14),

@@ -33,7 +33,7 @@ def _change_row(row: rx.Var) -> rx.Component:
                     changed,
                     rx.icon("dot", size=18, color=rx.color("amber", 10)),
                     rx.box(width="18px"),
-                ),  # fmt: skip
+                ),
                 rx.code(row["path"], size="2", variant="ghost", word_break="break-all"),
                 spacing="1",
                 align="center",
@@ -57,16 +57,16 @@ def _facts() -> rx.Component:
         rx.badge(f["policy_type_label"], variant="surface", color_scheme="gray"),
         rx.text(
             "First seen ", relative_time(f["first_seen_at"]), size="2", color=rx.color("gray", 11)
-        ),  # fmt: skip
+        ),
         rx.text("·", color=rx.color("gray", 9)),
         rx.text(
             "Last seen ", relative_time(f["last_seen_at"]), size="2", color=rx.color("gray", 11)
-        ),  # fmt: skip
+        ),
         rx.cond(
             f["last_run_id"],
             rx.link(
                 "Generation run", href=f"/t/{slug}/operations/" + f["last_run_id"].to(str), size="2"
-            ),  # fmt: skip
+            ),
             rx.fragment(),
         ),
         spacing="2",
@@ -89,20 +89,16 @@ def _links() -> rx.Component:
     f = S.finding
     slug = TenantState.current_slug
     return rx.flex(
-        rx.link(
-            rx.icon("shield_check", size=14),
-            "Policy: ",
-            f["display_name"].to(str),
-            href=f"/t/{slug}/policies/" + f["policy_id"].to(str),
-            size="2",
-        ),  # fmt: skip
-        rx.link(
-            rx.icon("archive", size=14),
-            "Baseline: ",
-            f["baseline_name"].to(str),
-            href=f"/t/{slug}/backup-sets/" + f["baseline_id"].to(str),
-            size="2",
-        ),  # fmt: skip
+        _icon_link(
+            "shield_check",
+            "Policy: " + f["display_name"].to(str),
+            f"/t/{slug}/policies/" + f["policy_id"].to(str),
+        ),
+        _icon_link(
+            "archive",
+            "Baseline: " + f["baseline_name"].to(str),
+            f"/t/{slug}/backup-sets/" + f["baseline_id"].to(str),
+        ),
         spacing="4",
         wrap="wrap",
         margin_bottom="12px",
@@ -117,7 +113,7 @@ def _acknowledgement() -> rx.Component:
             rx.vstack(
                 rx.text(
                     "Acknowledged by ",
-                    rx.text(f["acknowledged_by"].to(str), weight="medium", as_="span"),  # fmt: skip
+                    rx.text(f["acknowledged_by"].to(str), weight="medium", as_="span"),
                     " ",
                     relative_time(f["acknowledged_at"]),
                 ),
@@ -125,7 +121,7 @@ def _acknowledgement() -> rx.Component:
                     f["note"],
                     rx.text("“", f["note"].to(str), "”", size="2", white_space="pre-wrap"),
                     rx.fragment(),
-                ),  # fmt: skip
+                ),
                 spacing="1",
             ),
             icon="check",
@@ -146,12 +142,16 @@ def _summary_line() -> rx.Component:
         (
             "removed",
             rx.text("This policy is in the baseline but no longer in the tenant.", size="2"),
-        ),  # fmt: skip
+        ),
         rx.text(
-            f["changed_paths"].to(str),
-            " changed path(s) between the baseline and the current captured state.",
+            rx.cond(
+                f["changed_paths"] == 1,
+                "1 changed path",
+                f["changed_paths"].to(str) + " changed paths",
+            ),
+            " between the baseline and the current captured state.",
             size="2",
-        ),  # fmt: skip
+        ),
     )
 
 
@@ -187,7 +187,7 @@ def _changes() -> rx.Component:
                 S.finding["kind"] == "modified",
                 rx.checkbox(
                     "Only changed paths", checked=S.only_changed, on_change=S.set_only_changed
-                ),  # fmt: skip
+                ),
                 rx.fragment(),
             ),
             width="100%",
@@ -212,7 +212,7 @@ def _ack_button() -> rx.Component:
             "Acknowledge",
             on_click=S.open_ack,
             data_testid="acknowledge-finding",
-        ),  # fmt: skip
+        ),
         rx.fragment(),
     )
 

@@ -44,8 +44,11 @@ def _overview(tenant_id: int, wanted: int | None) -> dict[str, Any]:
         baselines = queries.list_baselines(session, tenant_id=tenant_id)
         ids = [b["id"] for b in baselines]
         chosen = wanted if wanted in ids else (ids[0] if ids else None)
-        out: dict[str, Any] = {"baselines": baselines, "baseline_id": chosen,
-                               "unknown": wanted is not None and wanted not in ids}  # fmt: skip
+        out: dict[str, Any] = {
+            "baselines": baselines,
+            "baseline_id": chosen,
+            "unknown": wanted is not None and wanted not in ids,
+        }
         if chosen is None:
             return out
         baseline = queries.get_baseline(session, tenant_id=tenant_id, baseline_id=chosen)
@@ -120,7 +123,9 @@ class DriftLandingState(AckDialogMixin, ListState, TenantState):
     stale: bool = False
     stale_reason: str = ""
     generated_at: str = ""
+    empty_baseline: bool = False  # the baseline holds no policies: nothing to compare
     selected_ids: list[int] = []
+    _scope: list[str] = []  # the policy types the page's generation covers
 
     @rx.var
     def baseline_name(self) -> str:
@@ -133,9 +138,12 @@ class DriftLandingState(AckDialogMixin, ListState, TenantState):
 
     @rx.var
     def filtered(self) -> bool:
-        return bool(self.search) or self.type_filter != ALL or self.kind_filter != ALL or (
-            self.state_filter != queries.OPEN
-        )  # fmt: skip
+        return (
+            bool(self.search)
+            or self.type_filter != ALL
+            or self.kind_filter != ALL
+            or (self.state_filter != queries.OPEN)
+        )
 
     # -- URL ------------------------------------------------------------------------------
     def _read_query(self) -> None:
@@ -198,7 +206,9 @@ class DriftLandingState(AckDialogMixin, ListState, TenantState):
             )
         fresh: Freshness | None = overview.get("freshness")
         if fresh is not None and fresh.stale and ctx.can(Capability.start_operations):
-            answers.append(await self._auto_start(ctx, int(self.baseline_choice)))
+            said = await self._auto_start(ctx, int(self.baseline_choice))
+            if said is not None:  # Reflex refuses a None inside a returned list
+                answers.append(said)
         return answers or None
 
     async def _refresh(self, ctx: TenantContext, wanted: int | None) -> dict[str, Any]:
@@ -215,6 +225,8 @@ class DriftLandingState(AckDialogMixin, ListState, TenantState):
         fresh: Freshness | None = overview.get("freshness")
         self.counts = overview.get("summary") or {}
         self.stale = bool(fresh and fresh.stale)
+        self.empty_baseline = fresh is not None and fresh.inputs is None
+        self._scope = list(fresh.inputs["policy_types"]) if fresh and fresh.inputs else []
         self.stale_reason = fresh.reason if fresh else ""
         self.generated_at = fresh.generated_at.isoformat() if fresh and fresh.generated_at else ""
         if fresh is not None and fresh.active_run_id:
@@ -285,7 +297,13 @@ class DriftLandingState(AckDialogMixin, ListState, TenantState):
         if baseline_id is None:
             yield rx.toast.error("No baseline", description="Create a backup set first.")
             return
-        async for update in start_followed(self, GENERATE, {"baseline_id": baseline_id}, []):
+        if not self._scope:
+            yield rx.toast.error(
+                "The baseline is empty", description="Add policies to the backup set first."
+            )
+            return
+        inputs = {"baseline_id": baseline_id, "policy_types": list(self._scope)}
+        async for update in start_followed(self, GENERATE, inputs, []):
             yield update
 
     # -- selection and acknowledging ------------------------------------------------------

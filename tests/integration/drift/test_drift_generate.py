@@ -40,13 +40,18 @@ async def _change_four(drift):
     drift.demo.update_policy(GRAPH, DC, setting, {"passwordMinimumLength": 15})
     group = drift.demo.tenant(GRAPH).data.groups.id_at(7)
     drift.demo.set_assignments(
-        GRAPH, COMPLIANCE, assigned,
+        GRAPH,
+        COMPLIANCE,
+        assigned,
         [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group}}],
-    )  # fmt: skip
+    )
     drift.demo.delete_policy(GRAPH, SC, deleted)
     template = drift.demo.get_policy(GRAPH, COMPLIANCE, assigned)
-    body = {k: v for k, v in template.items() if k not in ("id", "createdDateTime",
-                                                          "lastModifiedDateTime")}  # fmt: skip
+    body = {
+        k: v
+        for k, v in template.items()
+        if k not in ("id", "createdDateTime", "lastModifiedDateTime")
+    }
     body["displayName"] = "Windows compliance - Contractors"
     added = drift.demo.create_policy(GRAPH, COMPLIANCE, body)["id"]
     await drift.sync()
@@ -57,8 +62,15 @@ async def test_no_change_no_findings(drift):
     baseline = await drift.baseline()
     row = await drift.generate(baseline)
     total = drift.ops.scalar("SELECT count(*) FROM policies")
-    assert row["summary_counts"] == {"total": total, "processed": total, "created": 0,
-                                     "updated": 0, "unchanged": 0, "removed": 0, "failed": 0}  # fmt: skip
+    assert row["summary_counts"] == {
+        "total": total,
+        "processed": total,
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+        "failed": 0,
+    }
     assert drift.findings(baseline) == []
 
 
@@ -82,9 +94,14 @@ async def test_four_changes_make_exactly_four_findings_with_a_full_lifecycle(dri
     assert found[ids[added]]["display_name"] == "Windows compliance - Contractors"
 
     with session_scope(drift.ops.engine) as session:
-        ack = acknowledge(session, tenant_id=drift.ops.tenant_id, finding_ids=[modified["id"]],
-                          user_id=drift.ops.operator_id, user_name="Olivia Operator",
-                          note="Approved: CHG-1042")  # fmt: skip
+        ack = acknowledge(
+            session,
+            tenant_id=drift.ops.tenant_id,
+            finding_ids=[modified["id"]],
+            user_id=drift.ops.operator_id,
+            user_name="Olivia Operator",
+            note="Approved: CHG-1042",
+        )
     assert ack.acknowledged == [modified["id"]]
 
     # Nothing changed: the same four findings, the acknowledgement kept.
@@ -118,8 +135,13 @@ async def test_a_drift_that_changes_again_replaces_its_finding(drift):
     await drift.generate(baseline)
     [first] = drift.findings(baseline)
     with session_scope(drift.ops.engine) as session:
-        acknowledge(session, tenant_id=drift.ops.tenant_id, finding_ids=[first["id"]],
-                    user_id=None, user_name="x")  # fmt: skip
+        acknowledge(
+            session,
+            tenant_id=drift.ops.tenant_id,
+            finding_ids=[first["id"]],
+            user_id=None,
+            user_name="x",
+        )
     drift.demo.update_policy(GRAPH, DC, policy, {"passwordMinimumLength": 16})
     await drift.sync()
     row = await drift.generate(baseline)
@@ -180,8 +202,9 @@ async def test_a_baseline_deleted_before_the_body_runs_fails_the_run_cleanly(dri
     with session_scope(drift.ops.engine) as session:
         delete_backup_set(session, tenant_id=drift.ops.tenant_id, set_id=baseline)
     inputs = get_type("drift.generate").identity.normalise({"baseline_id": baseline})
-    result = generate_drift(drift.ops.engine, tenant_id=drift.ops.tenant_id, inputs=inputs,
-                            run_id=None)  # fmt: skip
+    result = generate_drift(
+        drift.ops.engine, tenant_id=drift.ops.tenant_id, inputs=inputs, run_id=None
+    )
     assert result.fatal["code"] == "backup_set.not_found"
     assert drift.ops.scalar("SELECT count(*) FROM drift_findings") == 0
 
@@ -199,25 +222,40 @@ async def test_acknowledge_validates_and_isolates_tenants(drift):
     ids = [f["id"] for f in drift.findings(baseline)]
     other = make_tenant(drift.ops.engine, slug="other")
     with session_scope(drift.ops.engine) as session:
-        foreign = acknowledge(session, tenant_id=other.id, finding_ids=ids, user_id=None,
-                              user_name="intruder")  # fmt: skip
+        foreign = acknowledge(
+            session, tenant_id=other.id, finding_ids=ids, user_id=None, user_name="intruder"
+        )
     assert foreign.acknowledged == [] and foreign.not_found == ids
     for bad, message in (([], "No findings selected"), ([0], "positive"), ([True], "positive")):
         with pytest.raises(DriftInputError, match=message), session_scope(drift.ops.engine) as s:
-            acknowledge(s, tenant_id=drift.ops.tenant_id, finding_ids=bad, user_id=None,
-                        user_name="x")  # fmt: skip
+            acknowledge(
+                s, tenant_id=drift.ops.tenant_id, finding_ids=bad, user_id=None, user_name="x"
+            )
     for note in ("x" * 1001, "bell\x07"):
         with pytest.raises(DriftInputError), session_scope(drift.ops.engine) as s:
-            acknowledge(s, tenant_id=drift.ops.tenant_id, finding_ids=ids, user_id=None,
-                        user_name="x", note=note)  # fmt: skip
+            acknowledge(
+                s,
+                tenant_id=drift.ops.tenant_id,
+                finding_ids=ids,
+                user_id=None,
+                user_name="x",
+                note=note,
+            )
     assert all(f["state"] == "new" for f in drift.findings(baseline))  # nothing was written
     with session_scope(drift.ops.engine) as s:
-        done = acknowledge(s, tenant_id=drift.ops.tenant_id, finding_ids=ids, user_id=None,
-                           user_name="x", note="line one\nline two")  # fmt: skip
+        done = acknowledge(
+            s,
+            tenant_id=drift.ops.tenant_id,
+            finding_ids=ids,
+            user_id=None,
+            user_name="x",
+            note="line one\nline two",
+        )
     assert done.acknowledged == ids
     with session_scope(drift.ops.engine) as s:
-        twice = acknowledge(s, tenant_id=drift.ops.tenant_id, finding_ids=ids, user_id=None,
-                            user_name="y")  # fmt: skip
+        twice = acknowledge(
+            s, tenant_id=drift.ops.tenant_id, finding_ids=ids, user_id=None, user_name="y"
+        )
     assert twice.already == ids and twice.acknowledged == []
 
 
@@ -234,13 +272,20 @@ async def test_findings_read_models_filter_and_summarise(drift):
         assert [r["kind"] for r in page.rows] == ["modified", "modified"]
         page = queries.list_findings(s, tenant_id=tenant, baseline_id=baseline, state="resolved")
         assert page.rows == []
-        page = queries.list_findings(s, tenant_id=tenant, baseline_id=baseline,
-                                     search="contractors")  # fmt: skip
+        page = queries.list_findings(
+            s, tenant_id=tenant, baseline_id=baseline, search="contractors"
+        )
         assert [r["kind"] for r in page.rows] == ["added"]
-        detail = queries.get_finding(s, tenant_id=tenant,
-                                     finding_id=next(r["id"] for r in queries.list_findings(
-                                         s, tenant_id=tenant, baseline_id=baseline,
-                                         kind="modified", sort="changed_paths").rows))  # fmt: skip
+        detail = queries.get_finding(
+            s,
+            tenant_id=tenant,
+            finding_id=next(
+                r["id"]
+                for r in queries.list_findings(
+                    s, tenant_id=tenant, baseline_id=baseline, kind="modified", sort="changed_paths"
+                ).rows
+            ),
+        )
         assert detail["rows"] and any(r["changed"] for r in detail["rows"])
         assert queries.get_finding(s, tenant_id=tenant + 999, finding_id=detail["id"]) is None
 
@@ -260,8 +305,12 @@ async def test_freshness_follows_generation_policy_sync_and_baseline_changes(dri
     assert fresh().stale and "synced" in fresh().reason
     await drift.generate(baseline)
     assert not fresh().stale
-    await drift.ops.run("backup_set.add_policies", backup_set_id=baseline,
-                        policy_ids=drift.ops.policy_ids()[:1], include_scope_tags=False)  # fmt: skip
+    await drift.ops.run(
+        "backup_set.add_policies",
+        backup_set_id=baseline,
+        policy_ids=drift.ops.policy_ids()[:1],
+        include_scope_tags=False,
+    )
     # The item already is in the set (nothing added): the set's last change stays put.
     assert not fresh().stale
 
@@ -280,7 +329,7 @@ async def test_ten_admins_opening_a_stale_page_start_one_run(drift):
                     baseline_id=baseline,
                     dispatcher=get_dispatcher(),
                     engine=drift.ops.engine,
-                )  # fmt: skip
+                )
                 for i in range(10)
             ]
         )
@@ -289,9 +338,13 @@ async def test_ten_admins_opening_a_stale_page_start_one_run(drift):
     runs = drift.ops.scalar("SELECT count(*) FROM operation_runs WHERE type = 'drift.generate'")
     assert runs == 1 and len(started) == 1
     # Fresh now: opening the page again starts nothing.
-    again = await start_if_stale(tenant_id=drift.ops.tenant_id, user_id=users[0].id,
-                                 baseline_id=baseline, dispatcher=RecordingDispatcher(),
-                                 engine=drift.ops.engine)  # fmt: skip
+    again = await start_if_stale(
+        tenant_id=drift.ops.tenant_id,
+        user_id=users[0].id,
+        baseline_id=baseline,
+        dispatcher=RecordingDispatcher(),
+        engine=drift.ops.engine,
+    )
     assert again.started is None and not again.freshness.stale
 
 
@@ -305,6 +358,27 @@ async def test_a_generation_never_calls_graph(drift):
 def test_run_links_point_at_the_findings_of_the_baseline():
     from opsapp.operations.links import related_links
 
-    links = related_links(tenant_slug="contoso", run_type="drift.generate",
-                          context={"inputs": {"baseline_id": 12}})  # fmt: skip
+    links = related_links(
+        tenant_slug="contoso", run_type="drift.generate", context={"inputs": {"baseline_id": 12}}
+    )
     assert links[0] == {"label": "Drift findings", "url": "/t/contoso/drift?baseline=12"}
+
+
+async def test_the_pages_scope_is_the_baselines_policy_types(drift):
+    from opsapp.features.drift.freshness import baseline_scope
+
+    picked = drift.ops.new_set("Picked")
+    ids = drift.ops.policy_ids(DC, 2) + drift.ops.policy_ids(COMPLIANCE, 2)
+    await drift.ops.run("backup_set.add_policies", backup_set_id=picked, policy_ids=ids)
+    schedule = drift.ops.new_schedule(policy_types=[SC, "roleScopeTag"])
+    empty = drift.ops.new_set("Empty")
+    with session_scope(drift.ops.engine) as s:
+        made = BackupSet(tenant_id=drift.ops.tenant_id, name="Nightly 1", schedule_id=schedule)
+        s.add(made)
+        s.flush()
+        assert baseline_scope(s, s.get(BackupSet, picked)) == [COMPLIANCE, DC]
+        assert baseline_scope(s, made) == ["roleScopeTag", SC]  # even before it has items
+        assert baseline_scope(s, s.get(BackupSet, empty)) == []
+    # A picked set's generation reports nothing of the types it does not cover as "added".
+    await drift.generate(picked, policy_types=[COMPLIANCE, DC])
+    assert drift.findings(picked) == []

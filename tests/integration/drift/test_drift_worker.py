@@ -40,10 +40,20 @@ def _graph_ids(e2e, policy_type: str, n: int) -> list[str]:
 
 async def _generate(e2e, baseline: int) -> dict:
     started = _cli_json(
-        e2e, "ops", "start", "drift.generate", "--tenant", "contoso", "--as",
-        STARTERS["contoso"], "--inputs", json.dumps({"baseline_id": baseline}), "--wait",
-        "--timeout", "60",
-    )  # fmt: skip
+        e2e,
+        "ops",
+        "start",
+        "drift.generate",
+        "--tenant",
+        "contoso",
+        "--as",
+        STARTERS["contoso"],
+        "--inputs",
+        json.dumps({"baseline_id": baseline}),
+        "--wait",
+        "--timeout",
+        "60",
+    )
     run = e2e.row(started["run"]["id"])
     assert (run["status"], run["outcome"]) == ("completed", "succeeded"), run
     assert "Executing task opsapp.op.drift.generate" in e2e.worker.log_tail(200_000)
@@ -51,8 +61,9 @@ async def _generate(e2e, baseline: int) -> dict:
 
 
 def _findings(e2e, baseline: int, *extra: str) -> dict:
-    return _cli_json(e2e, "drift", "findings", "--tenant", "contoso", "--baseline",
-                     str(baseline), *extra)  # fmt: skip
+    return _cli_json(
+        e2e, "drift", "findings", "--tenant", "contoso", "--baseline", str(baseline), *extra
+    )
 
 
 async def test_backup_change_sync_generate_acknowledge_regenerate_revert(e2e):
@@ -63,8 +74,11 @@ async def test_backup_change_sync_generate_acknowledge_regenerate_revert(e2e):
             s, tenant_id=tenant_id, name=f"Drift {uuid.uuid4().hex[:6]}"
         ).id
     with e2e.engine.connect() as conn:
-        ids = list(conn.execute(sa.text("SELECT id FROM policies WHERE tenant_id = :t"),
-                                {"t": tenant_id}).scalars())  # fmt: skip
+        ids = list(
+            conn.execute(
+                sa.text("SELECT id FROM policies WHERE tenant_id = :t"), {"t": tenant_id}
+            ).scalars()
+        )
     added = await e2e.run("backup_set.add_policies", backup_set_id=baseline, policy_ids=ids)
     assert added["outcome"] == "succeeded", added
 
@@ -77,13 +91,17 @@ async def test_backup_change_sync_generate_acknowledge_regenerate_revert(e2e):
         ).status_code == 200
         group = e2e.demo.tenant("contoso").data.groups.id_at(3)
         target = {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group}
-        answer = await admin.put(f"/{COMPLIANCE}/{assigned}/assignments",
-                                 json={"assignments": [{"target": target}]})  # fmt: skip
+        answer = await admin.put(
+            f"/{COMPLIANCE}/{assigned}/assignments", json={"assignments": [{"target": target}]}
+        )
         assert answer.status_code == 200
         assert (await admin.delete(f"/{SC}/{deleted}")).status_code == 200
         template = (await admin.get(f"/{COMPLIANCE}/{assigned}")).json()
-        body = {k: v for k, v in template.items() if k not in ("id", "createdDateTime",
-                                                              "lastModifiedDateTime")}  # fmt: skip
+        body = {
+            k: v
+            for k, v in template.items()
+            if k not in ("id", "createdDateTime", "lastModifiedDateTime")
+        }
         body["displayName"] = "macOS compliance - Contractors"
         assert (await admin.post(f"/{COMPLIANCE}", json=body)).status_code == 200
     assert (await e2e.run("policy.sync"))["outcome"] == "succeeded"
@@ -91,14 +109,26 @@ async def test_backup_change_sync_generate_acknowledge_regenerate_revert(e2e):
     await _generate(e2e, baseline)
     listed = _findings(e2e, baseline)
     by_kind = sorted((f["kind"], f["policy_type"]) for f in listed["findings"])
-    assert by_kind == [("added", COMPLIANCE), ("modified", COMPLIANCE), ("modified", DC),
-                       ("removed", SC)], listed  # fmt: skip
+    assert by_kind == [
+        ("added", COMPLIANCE),
+        ("modified", COMPLIANCE),
+        ("modified", DC),
+        ("removed", SC),
+    ], listed
     modified = next(f for f in listed["findings"] if f["policy_type"] == DC)
     assert modified["changed_paths"] == ["passwordMinimumLength"]
     assert set(modified) >= {"policy_id", "display_name", "policy_type", "kind", "state"}
 
-    acked = _cli_json(e2e, "drift", "acknowledge", str(modified["id"]), "--as",
-                      STARTERS["contoso"], "--note", "CHG-1042")  # fmt: skip
+    acked = _cli_json(
+        e2e,
+        "drift",
+        "acknowledge",
+        str(modified["id"]),
+        "--as",
+        STARTERS["contoso"],
+        "--note",
+        "CHG-1042",
+    )
     assert acked["acknowledged"] == [modified["id"]]
     reader = e2e.cli("drift", "acknowledge", str(modified["id"]), "--as", "reader@opsapp.demo")
     assert reader.returncode == 3 and reader.stderr.count("\n") == 1, reader.stderr
@@ -121,13 +151,30 @@ async def test_backup_change_sync_generate_acknowledge_regenerate_revert(e2e):
 async def test_cli_errors_are_one_line_and_change_nothing(e2e):
     cases = [
         (("drift", "findings", "--tenant", "nowhere"), 4, "no tenant"),
-        (("drift", "findings", "--tenant", "contoso", "--baseline", "99999999"), 4, "no backup set"),
+        (
+            ("drift", "findings", "--tenant", "contoso", "--baseline", "99999999"),
+            4,
+            "no backup set",
+        ),
         (("drift", "findings", "--tenant", "contoso", "--kind", "weird"), 2, "invalid choice"),
         (("drift", "acknowledge", "99999999", "--as", STARTERS["contoso"]), 4, "no drift finding"),
         (("drift", "acknowledge", "x1", "--as", STARTERS["contoso"]), 2, "a finding id"),
-        (("ops", "start", "drift.generate", "--tenant", "contoso", "--as", STARTERS["contoso"],
-          "--inputs", '{"baseline_id": 99999999}'), 4, "Baseline backup set not found"),
-    ]  # fmt: skip
+        (
+            (
+                "ops",
+                "start",
+                "drift.generate",
+                "--tenant",
+                "contoso",
+                "--as",
+                STARTERS["contoso"],
+                "--inputs",
+                '{"baseline_id": 99999999}',
+            ),
+            4,
+            "Baseline backup set not found",
+        ),
+    ]
     runs = e2e.count("operation_runs")
     for args, code, message in cases:
         proc = e2e.cli(*args)

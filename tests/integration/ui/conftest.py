@@ -70,6 +70,8 @@ async def run_handler(result) -> list[Any]:
         out.append(result)
     flat: list[Any] = []
     for item in out:
+        # Reflex refuses a list holding None ("must only return/yield: None, Events …").
+        assert not (isinstance(item, list) and None in item), f"None inside {item!r}"
         flat.extend(item if isinstance(item, list) else [item])
     return [i for i in flat if i is not None]
 

@@ -56,26 +56,45 @@ def _baseline_with_drift(engine, tenant, *, changed: int = 3, same: int = 2) -> 
         session.add(backup_set)
         session.flush()
         for n in range(changed + same):
-            policy = Policy(tenant_id=tenant.id, policy_type="deviceCompliancePolicy",
-                            graph_id=f"g-{n}", display_name=f"Compliance {n:02d}")  # fmt: skip
+            policy = Policy(
+                tenant_id=tenant.id,
+                policy_type="deviceCompliancePolicy",
+                graph_id=f"g-{n}",
+                display_name=f"Compliance {n:02d}",
+            )
             session.add(policy)
             session.flush()
-            old = PolicyVersion(policy_id=policy.id, tenant_id=tenant.id, version_number=1,
-                                content_hash=f"old{n:061d}", payload={"passwordMinimumLength": 8})  # fmt: skip
+            old = PolicyVersion(
+                policy_id=policy.id,
+                tenant_id=tenant.id,
+                version_number=1,
+                content_hash=f"old{n:061d}",
+                payload={"passwordMinimumLength": 8},
+            )
             session.add(old)
             session.flush()
             current = old
             if n < changed:
-                current = PolicyVersion(policy_id=policy.id, tenant_id=tenant.id,
-                                        version_number=2, content_hash=f"new{n:061d}",
-                                        payload={"passwordMinimumLength": 12 + n})  # fmt: skip
+                current = PolicyVersion(
+                    policy_id=policy.id,
+                    tenant_id=tenant.id,
+                    version_number=2,
+                    content_hash=f"new{n:061d}",
+                    payload={"passwordMinimumLength": 12 + n},
+                )
                 session.add(current)
                 session.flush()
             policy.current_version_id, policy.content_hash = current.id, current.content_hash
-            session.add(BackupItem(backup_set_id=backup_set.id, tenant_id=tenant.id,
-                                   policy_id=policy.id, policy_version_id=old.id,
-                                   policy_type=policy.policy_type,
-                                   display_name=policy.display_name))  # fmt: skip
+            session.add(
+                BackupItem(
+                    backup_set_id=backup_set.id,
+                    tenant_id=tenant.id,
+                    policy_id=policy.id,
+                    policy_version_id=old.id,
+                    policy_type=policy.policy_type,
+                    display_name=policy.display_name,
+                )
+            )
         return backup_set.id
 
 
@@ -85,12 +104,20 @@ def _generate(engine, tenant, set_id) -> None:
 
 
 def _completed_generation(engine, tenant, set_id) -> None:
+    from opsapp.features.drift.freshness import generation_inputs
     from opsapp.operations.service import ensure_run
 
-    inputs = get_type("drift.generate").identity.normalise({"baseline_id": set_id})
     with session_scope(engine) as session:
-        run_id = ensure_run(session, tenant_id=tenant.id, run_type="drift.generate",
-                            inputs=inputs, user_id=None, initiator_name="x").run.id  # fmt: skip
+        inputs = generation_inputs(session, session.get(BackupSet, set_id))
+        assert inputs["policy_types"] == ["deviceCompliancePolicy"]  # the baseline's scope
+        run_id = ensure_run(
+            session,
+            tenant_id=tenant.id,
+            run_type="drift.generate",
+            inputs=inputs,
+            user_id=None,
+            initiator_name="x",
+        ).run.id
     with engine.begin() as conn:
         table = OperationRun.__table__
         conn.execute(
@@ -101,7 +128,7 @@ def _completed_generation(engine, tenant, set_id) -> None:
                 outcome="succeeded",
                 started_at=table.c.created_at,
                 completed_at=table.c.created_at,
-            )  # fmt: skip
+            )
         )
 
 
@@ -151,8 +178,11 @@ async def test_fresh_findings_render_from_the_database_without_a_start(
     state = _landing(token_for(app_db, users["operator"]), query="kind=modified&sort=changed_paths")
     assert await run_handler(state.load()) == []
     assert not state.stale and state.kind_filter == "modified" and state.sort == "changed_paths"
-    assert [r["display_name"] for r in state.rows] == ["Compliance 00", "Compliance 01",
-                                                       "Compliance 02"]  # fmt: skip
+    assert [r["display_name"] for r in state.rows] == [
+        "Compliance 00",
+        "Compliance 01",
+        "Compliance 02",
+    ]
     assert state.counts["by_kind"]["modified"] == 3
     assert len(_drift_runs(app_db)) == 1 and drift_dispatcher.dispatched == []
 
@@ -161,8 +191,10 @@ async def test_url_filters_fall_back_to_defaults_and_unknown_baselines_say_so(
     app_db, contoso, users, drift_dispatcher
 ):
     set_id = _baseline_with_drift(app_db, contoso)
-    state = _landing(token_for(app_db, users["readonly"]),
-                     query="baseline=99999&state=bogus&kind=%3Cscript%3E&page=-3")  # fmt: skip
+    state = _landing(
+        token_for(app_db, users["readonly"]),
+        query="baseline=99999&state=bogus&kind=%3Cscript%3E&page=-3",
+    )
     said = describe(await run_handler(state.load()))
     assert "Baseline not found" in said
     assert state.baseline_choice == str(set_id)
@@ -236,3 +268,15 @@ async def test_unknown_or_malformed_finding_ids_are_404(app_db, contoso, users):
         state = _finding_state(token, raw)
         await run_handler(state.load())
         assert state.access == "not_found", raw
+
+
+async def test_an_empty_baseline_starts_nothing_and_says_why(
+    app_db, contoso, users, drift_dispatcher
+):
+    with session_scope(app_db) as session:
+        session.add(BackupSet(tenant_id=contoso.id, name="Empty"))
+    state = _landing(token_for(app_db, users["operator"]))
+    assert await run_handler(state.load()) == []
+    assert state.empty_baseline and not state.stale
+    said = describe(await run_handler(state.generate()))
+    assert "The baseline is empty" in said and _drift_runs(app_db) == []

@@ -93,3 +93,12 @@ def test_ordinary_values_are_unchanged():
     assert mask("thumbprint", thumbprint) == thumbprint
     setting_value = f"{p.BL_STARTUP}_configuretpmstartupkeyusagedropdown_name_2"  # 90+ chars, "_"
     assert mask("value", setting_value) == setting_value
+
+
+def test_a_value_under_a_secret_parent_is_masked():
+    from opsapp.features.drift.secrets import SECRET_MASK, mask
+
+    assert mask("credentials.value", "s3cr3t-value") == SECRET_MASK
+    assert mask("wifi.preSharedKey.text", "hunter2hunter2") == SECRET_MASK
+    assert mask("proxy.server", "proxy.contoso.com") == "proxy.contoso.com"
+    assert mask("passwordPolicy.minimumLength", 8) == 8  # a parent that only starts with one
