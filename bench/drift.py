@@ -885,7 +885,9 @@ def main() -> None:
 
     body = report(pg5, pgw, sq5, sc5, scw, rss5, rssw, table, plans, findings_seed)
     print(body)
-    write_section("drift", body)
+    write_section(
+        "Drift generation and findings table (PostgreSQL and SQLite, 5,000 policies)", body
+    )
 
 
 if __name__ == "__main__":
