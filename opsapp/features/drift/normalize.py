@@ -315,6 +315,7 @@ def _instance(inst: dict, seg: str, out: dict[str, Any]) -> None:
 
 
 def _choice_value(value: dict, seg: str, out: dict[str, Any]) -> None:
+    """A choice value (or a group of a group collection): its children, then its other keys."""
     for key, item in value.items():
         if item is None or _volatile(key):
             continue
@@ -338,15 +339,8 @@ def _simple_value(value: dict, seg: str, out: dict[str, Any]) -> None:
         _walk(item, _join(seg, key), out)
 
 
-def _group_value(value: dict, seg: str, out: dict[str, Any]) -> None:
-    for key, item in value.items():
-        if item is None or _volatile(key):
-            continue
-        if key == "children":
-            if item:
-                _instances(item, _join(seg, "children"), out)
-        else:
-            _walk(item, _join(seg, key), out)
+# A group of a group collection is walked like a choice value: its children, then any other key.
+_group_value = _choice_value
 
 
 def _simple_collection(values: list, seg: str, out: dict[str, Any]) -> None:

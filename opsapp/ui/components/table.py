@@ -171,3 +171,38 @@ def list_toolbar(state, placeholder: str, type_choices, type_label: str) -> rx.C
         align="center",
         margin_bottom="12px",
     )
+
+
+def selection_bar(state, *, select_label: str, count_testid: str, action: rx.Component):
+    """Above a table with row checkboxes, for roles that may act: "select all on this page",
+    and once something is selected its count, Clear and `action`. The state provides rows,
+    page_all_selected, toggle_page, selected_count and clear_selection."""
+    from opsapp.ui.state.tenant import TenantState
+
+    return rx.cond(
+        TenantState.can_start & (state.rows.length() > 0),
+        rx.hstack(
+            rx.checkbox(select_label, checked=state.page_all_selected, on_change=state.toggle_page),
+            rx.spacer(),
+            rx.cond(
+                state.selected_count > 0,
+                rx.hstack(
+                    rx.text(
+                        state.selected_count.to(str) + " selected",
+                        size="2",
+                        data_testid=count_testid,
+                    ),
+                    rx.button("Clear", variant="ghost", size="1", on_click=state.clear_selection),
+                    action,
+                    spacing="3",
+                    align="center",
+                ),
+                rx.fragment(),
+            ),
+            align="center",
+            width="100%",
+            margin_bottom="8px",
+            min_height="32px",
+        ),
+        rx.fragment(),
+    )

@@ -10,7 +10,7 @@ import reflex as rx
 from opsapp.ui.components.page import empty_state, page_header
 from opsapp.ui.components.policy_picker import policy_picker
 from opsapp.ui.components.runs import run_watcher
-from opsapp.ui.components.table import Column, data_table, list_toolbar
+from opsapp.ui.components.table import Column, data_table, list_toolbar, selection_bar
 from opsapp.ui.components.times import relative_time
 from opsapp.ui.layout import tenant_layout
 from opsapp.ui.pages.backup_sets import schedule_badge
@@ -117,42 +117,19 @@ def _facts() -> rx.Component:
 
 
 def _bulk_bar() -> rx.Component:
-    return rx.cond(
-        TenantState.can_start & (S.rows.length() > 0),
-        rx.hstack(
-            rx.checkbox(
-                "Select all on this page", checked=S.page_all_selected, on_change=S.toggle_page
-            ),
-            rx.spacer(),
-            rx.cond(
-                S.selected_count > 0,
-                rx.hstack(
-                    rx.text(
-                        S.selected_count.to(str) + " selected",
-                        size="2",
-                        data_testid="items-selected-count",
-                    ),
-                    rx.button("Clear", variant="ghost", size="1", on_click=S.clear_selection),
-                    rx.button(
-                        rx.icon("trash_2", size=14),
-                        "Remove selected",
-                        color_scheme="red",
-                        variant="soft",
-                        size="2",
-                        on_click=S.remove_selected.throttle(1500),
-                        loading=TenantState.starting == REMOVE,
-                    ),
-                    spacing="3",
-                    align="center",
-                ),
-                rx.fragment(),
-            ),
-            align="center",
-            width="100%",
-            margin_bottom="8px",
-            min_height="32px",
+    return selection_bar(
+        S,
+        select_label="Select all on this page",
+        count_testid="items-selected-count",
+        action=rx.button(
+            rx.icon("trash_2", size=14),
+            "Remove selected",
+            color_scheme="red",
+            variant="soft",
+            size="2",
+            on_click=S.remove_selected.throttle(1500),
+            loading=TenantState.starting == REMOVE,
         ),
-        rx.fragment(),
     )
 
 

@@ -15,7 +15,13 @@ from opsapp.features.drift.freshness import GENERATE
 from opsapp.ui.components.drift import ack_dialog, kind_badge, state_badge
 from opsapp.ui.components.page import empty_state, page_header
 from opsapp.ui.components.runs import run_watcher
-from opsapp.ui.components.table import Column, choice_select, data_table, search_box
+from opsapp.ui.components.table import (
+    Column,
+    choice_select,
+    data_table,
+    search_box,
+    selection_bar,
+)
 from opsapp.ui.components.times import relative_time
 from opsapp.ui.layout import tenant_layout
 from opsapp.ui.state.drift import KIND_CHOICES, STATE_CHOICES
@@ -264,40 +270,17 @@ def _toolbar() -> rx.Component:
 
 
 def _bulk_bar() -> rx.Component:
-    return rx.cond(
-        TenantState.can_start & (S.rows.length() > 0),
-        rx.hstack(
-            rx.checkbox(
-                "Select all new on this page", checked=S.page_all_selected, on_change=S.toggle_page
-            ),
-            rx.spacer(),
-            rx.cond(
-                S.selected_count > 0,
-                rx.hstack(
-                    rx.text(
-                        S.selected_count.to(str) + " selected",
-                        size="2",
-                        data_testid="findings-selected-count",
-                    ),
-                    rx.button("Clear", variant="ghost", size="1", on_click=S.clear_selection),
-                    rx.button(
-                        rx.icon("check_check", size=14),
-                        "Acknowledge selected",
-                        variant="soft",
-                        size="2",
-                        on_click=S.open_ack_selected,
-                    ),
-                    spacing="3",
-                    align="center",
-                ),
-                rx.fragment(),
-            ),
-            align="center",
-            width="100%",
-            margin_bottom="8px",
-            min_height="32px",
+    return selection_bar(
+        S,
+        select_label="Select all new on this page",
+        count_testid="findings-selected-count",
+        action=rx.button(
+            rx.icon("check_check", size=14),
+            "Acknowledge selected",
+            variant="soft",
+            size="2",
+            on_click=S.open_ack_selected,
         ),
-        rx.fragment(),
     )
 
 

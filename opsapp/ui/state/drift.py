@@ -18,15 +18,13 @@ from opsapp.features.drift.auto import AutoStart, start_if_stale
 from opsapp.features.drift.findings import DriftInputError, acknowledge
 from opsapp.features.drift.freshness import GENERATE, Freshness, freshness
 from opsapp.features.inventory.queries import inventory_type_choices
-from opsapp.operations.access import Capability, Forbidden, NotFound
-from opsapp.operations.identity import InvalidInputs
-from opsapp.operations.service import DispatchFailed, OperationUnavailable
+from opsapp.operations.access import Capability
 from opsapp.ui import toasts
 from opsapp.ui.routes import tenant_href
 from opsapp.ui.state.backup_sets import MAX_NAME_INPUT, route_set_id, start_followed
 from opsapp.ui.state.lists import ALL, ListState
-from opsapp.ui.state.tenant import TenantContext, TenantState
-from opsapp.worker.embedded import WorkerNotRunning, get_dispatcher
+from opsapp.ui.state.tenant import START_REFUSALS, TenantContext, TenantState, start_refused
+from opsapp.worker.embedded import get_dispatcher
 
 STATE_CHOICES = [
     {"value": "open", "label": "Open (new and acknowledged)"},
@@ -108,6 +106,32 @@ class AckDialogMixin(rx.State, mixin=True):
     def set_ack_open(self, is_open: bool):
         if not is_open:
             self.ack_ids, self.ack_error = [], ""
+
+    async def _open_ack(self, ids: list[int]):
+        """Open the dialog for `ids` if the caller may acknowledge; else the refusal."""
+        ctx = await self._guard(Capability.start_operations, page=False)
+        if not isinstance(ctx, TenantContext):
+            return ctx
+        self.ack_ids, self.ack_error = [int(i) for i in ids], ""
+        return None
+
+    async def _submit_ack(self, form_data: dict[str, Any]):
+        """(ctx, AckResult) once the dialog's findings are acknowledged, or (None, what to
+        answer): a refusal, or None with the message shown in the dialog."""
+        ctx = await self._guard(Capability.start_operations, page=False)
+        if not isinstance(ctx, TenantContext):
+            self.ack_ids = []
+            return None, ctx
+        note = str(form_data.get("note", ""))[:MAX_NAME_INPUT]
+        try:
+            result = await asyncio.to_thread(
+                _acknowledge, ctx.tenant_id, ctx.user, list(self.ack_ids), note
+            )
+        except DriftInputError as exc:
+            self.ack_error = str(exc)
+            return None, None
+        self.ack_ids, self.ack_error = [], ""
+        return ctx, result
 
 
 class DriftLandingState(AckDialogMixin, ListState, TenantState):
@@ -252,19 +276,16 @@ class DriftLandingState(AckDialogMixin, ListState, TenantState):
                 baseline_id=baseline_id,
                 dispatcher=get_dispatcher(),
             )
-        except DispatchFailed as exc:
-            return toasts.dispatch_failed(label, message=str(exc), view_path=exc.view_path)
-        except (Forbidden, NotFound, InvalidInputs, OperationUnavailable) as exc:
-            return toasts.refused("Drift was not generated", str(exc))
-        except WorkerNotRunning:
-            return toasts.refused(
-                "Drift was not generated", "No worker is running in this deployment."
-            )
+        except START_REFUSALS as exc:
+            return start_refused(label, exc)
         if auto.started is None:
-            # Someone else's generation got there first: follow it if it is still going.
+            # Someone else's generation got there first: follow it while it is still going;
+            # when it already completed, the rows read before it are out of date — reread.
             if auto.freshness.active_run_id:
                 self.watch_run_id, self.watch_type = auto.freshness.active_run_id, GENERATE
-            self.stale = auto.freshness.stale
+                self.stale = False
+            else:
+                await self._refresh(ctx, baseline_id)
             return None
         run = auto.started
         self.watch_run_id, self.watch_type = run.run.id, GENERATE
@@ -336,39 +357,21 @@ class DriftLandingState(AckDialogMixin, ListState, TenantState):
 
     @rx.event
     async def open_ack(self, finding_id: int):
-        ctx = await self._guard(Capability.start_operations, page=False)
-        if not isinstance(ctx, TenantContext):
-            return ctx
-        self.ack_ids, self.ack_error = [int(finding_id)], ""
-        return None
+        return await self._open_ack([finding_id])
 
     @rx.event
     async def open_ack_selected(self):
-        ctx = await self._guard(Capability.start_operations, page=False)
-        if not isinstance(ctx, TenantContext):
-            return ctx
         if not self.selected_ids:
             return rx.toast.error("No findings selected", description="Tick the findings first.")
-        self.ack_ids, self.ack_error = list(self.selected_ids), ""
-        return None
+        return await self._open_ack(self.selected_ids)
 
     @rx.event
     async def confirm_ack(self, form_data: dict[str, Any]):
-        ctx = await self._guard(Capability.start_operations, page=False)
-        if not isinstance(ctx, TenantContext):
-            self.ack_ids = []
-            return ctx
-        note = str(form_data.get("note", ""))[:MAX_NAME_INPUT]
-        try:
-            result = await asyncio.to_thread(
-                _acknowledge, ctx.tenant_id, ctx.user, list(self.ack_ids), note
-            )
-        except DriftInputError as exc:
-            self.ack_error = str(exc)
-            return None
+        ctx, result = await self._submit_ack(form_data)
+        if ctx is None:
+            return result
         done = set(result.acknowledged)
         self.selected_ids = [i for i in self.selected_ids if i not in done]
-        self.ack_ids, self.ack_error = [], ""
         await self._refresh(ctx, route_set_id(self.baseline_choice))
         return _ack_toast(result)
 
@@ -415,27 +418,13 @@ class DriftFindingState(AckDialogMixin, TenantState):
 
     @rx.event
     async def open_ack(self):
-        ctx = await self._guard(Capability.start_operations, page=False)
-        if not isinstance(ctx, TenantContext):
-            return ctx
-        self.ack_ids, self.ack_error = [int(self.finding["id"])], ""
-        return None
+        return await self._open_ack([self.finding["id"]])
 
     @rx.event
     async def confirm_ack(self, form_data: dict[str, Any]):
-        ctx = await self._guard(Capability.start_operations, page=False)
-        if not isinstance(ctx, TenantContext):
-            self.ack_ids = []
-            return ctx
-        note = str(form_data.get("note", ""))[:MAX_NAME_INPUT]
-        try:
-            result = await asyncio.to_thread(
-                _acknowledge, ctx.tenant_id, ctx.user, list(self.ack_ids), note
-            )
-        except DriftInputError as exc:
-            self.ack_error = str(exc)
-            return None
-        self.ack_ids, self.ack_error = [], ""
+        ctx, result = await self._submit_ack(form_data)
+        if ctx is None:
+            return result
         detail = await asyncio.to_thread(_finding, ctx.tenant_id, int(self.finding["id"]))
         if detail is None:
             self.access, self.finding = "not_found", {}

@@ -33,6 +33,33 @@ from opsapp.worker.embedded import WorkerNotRunning, get_dispatcher
 REPEAT_START_WINDOW_S = 3.0
 
 
+# What start_operation raises when it does not start (or could not queue) a run.
+START_REFUSALS = (
+    DispatchFailed,
+    Forbidden,
+    NotFound,
+    InvalidInputs,
+    UnknownOperationType,
+    OperationUnavailable,
+    WorkerNotRunning,
+)
+
+
+def start_refused(label: str, exc: Exception) -> rx.event.EventSpec:
+    """The toast for a start that raised one of START_REFUSALS."""
+    if isinstance(exc, DispatchFailed):
+        return toasts.dispatch_failed(label, message=str(exc), view_path=exc.view_path)
+    if isinstance(exc, Forbidden):
+        return toasts.refused("Not allowed", str(exc))
+    if isinstance(exc, NotFound):  # the tenant, or what the inputs name (a deleted backup set)
+        return toasts.refused("Not found", exc.specific or "That tenant does not exist.")
+    if isinstance(exc, WorkerNotRunning):
+        return toasts.refused(
+            f"{label} was not started", "No worker is running in this deployment."
+        )
+    return toasts.refused(f"{label} was not started", str(exc))
+
+
 @dataclass(frozen=True)
 class TenantContext:
     user: AuthenticatedUser
@@ -133,18 +160,8 @@ class TenantState(SessionState):
                 inputs=inputs,
                 dispatcher=get_dispatcher(),
             )
-        except DispatchFailed as exc:
-            return toasts.dispatch_failed(label, message=str(exc), view_path=exc.view_path)
-        except Forbidden as exc:
-            return toasts.refused("Not allowed", str(exc))
-        except NotFound as exc:  # the tenant, or what the inputs name (a deleted backup set)
-            return toasts.refused("Not found", exc.specific or "That tenant does not exist.")
-        except (InvalidInputs, UnknownOperationType, OperationUnavailable) as exc:
-            return toasts.refused(f"{label} was not started", str(exc))
-        except WorkerNotRunning:
-            return toasts.refused(
-                f"{label} was not started", "No worker is running in this deployment."
-            )
+        except START_REFUSALS as exc:
+            return start_refused(label, exc)
         self.watch_run_id, self.watch_type = result.run.id, run_type
         now = time.time()
         self._recent_starts = {  # only the entries still inside the window, plus this one

@@ -280,3 +280,25 @@ async def test_an_empty_baseline_starts_nothing_and_says_why(
     assert state.empty_baseline and not state.stale
     said = describe(await run_handler(state.generate()))
     assert "The baseline is empty" in said and _drift_runs(app_db) == []
+
+
+async def test_a_generation_that_completes_while_waiting_for_the_lease_is_shown(
+    app_db, contoso, users, drift_dispatcher, monkeypatch
+):
+    """The second admin's page read its rows before the first admin's generation finished; it
+    must reread them when it finds the findings fresh, or it shows nothing until a reload."""
+    from opsapp.ui.state import drift as drift_state
+
+    set_id = _baseline_with_drift(app_db, contoso)
+    real = drift_state.start_if_stale
+
+    async def others_run_finishes_first(**kwargs):
+        _generate(app_db, contoso, set_id)
+        _completed_generation(app_db, contoso, set_id)
+        return await real(**kwargs)
+
+    monkeypatch.setattr(drift_state, "start_if_stale", others_run_finishes_first)
+    state = _landing(token_for(app_db, users["manager"]))
+    assert await run_handler(state.load()) == []  # nothing started by this page
+    assert len(state.rows) == 3 and not state.stale
+    assert drift_dispatcher.dispatched == []
