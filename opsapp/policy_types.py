@@ -16,6 +16,10 @@ class PolicyType:
     graph_path: str  # collection path below the Graph root (v1.0 or beta, see api_version)
     api_version: str = "beta"
     has_assignments: bool = True
+    # The verb that updates an object. Settings catalog (configurationPolicies) is updated with
+    # PUT: a full replacement of its properties *and* its settings (PATCH cannot change settings
+    # and real Graph refuses it there); every other supported type takes PATCH (a merge).
+    update_method: str = "PATCH"
 
 
 POLICY_TYPES: tuple[PolicyType, ...] = (
@@ -23,7 +27,10 @@ POLICY_TYPES: tuple[PolicyType, ...] = (
         "deviceConfiguration", "Device configuration", "deviceManagement/deviceConfigurations"
     ),
     PolicyType(
-        "settingsCatalogPolicy", "Settings catalog", "deviceManagement/configurationPolicies"
+        "settingsCatalogPolicy",
+        "Settings catalog",
+        "deviceManagement/configurationPolicies",
+        update_method="PUT",
     ),
     PolicyType(
         "deviceCompliancePolicy", "Compliance policy", "deviceManagement/deviceCompliancePolicies"

@@ -51,7 +51,11 @@ class GraphClient(Protocol):
         ...
 
     async def patch(self, path: str, *, json: Json, api_version: str = "beta") -> Json:
-        """PATCH (update); returns the answer body, ``{}`` for 204."""
+        """PATCH (merge update); returns the answer body, ``{}`` for 204."""
+        ...
+
+    async def put(self, path: str, *, json: Json, api_version: str = "beta") -> Json:
+        """PUT (full replacement); returns the answer body, ``{}`` for 204."""
         ...
 
     async def batch_get(
@@ -113,7 +117,8 @@ class GraphClient(Protocol):
         ...
 
     async def update_policy(self, policy_type_key: str, policy_id: str, *, payload: Json) -> Json:
-        """PATCH a policy object."""
+        """Update a policy object with its type's ``update_method`` (PATCH; PUT for settings
+        catalog, which replaces the properties and the ``settings`` the payload carries)."""
         ...
 
     async def assign_policy(

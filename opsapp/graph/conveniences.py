@@ -1,7 +1,7 @@
 """Domain helpers (policies, assignments, groups) written once on top of the Graph primitives.
 
-Any class providing ``iter_collection``, ``get``, ``post``, ``patch`` and ``batch_get`` gets the
-rest of the ``GraphClient`` interface by inheriting ``GraphConveniences``.
+Any class providing ``iter_collection``, ``get``, ``post``, ``patch``, ``put`` and ``batch_get``
+gets the rest of the ``GraphClient`` interface by inheriting ``GraphConveniences``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class GraphConveniences:
     get: Any
     post: Any
     patch: Any
+    put: Any
     batch_get: Any
 
     async def list_policies(
@@ -135,10 +136,15 @@ class GraphConveniences:
         return await self.post(ptype.graph_path, json=payload, api_version=ptype.api_version)
 
     async def update_policy(self, policy_type_key: str, policy_id: str, *, payload: Json) -> Json:
-        """PATCH a policy object (restore)."""
+        """Update a policy object with its type's verb (restore).
+
+        PATCH merges ``payload``; settings catalog takes PUT, which replaces every property and
+        the settings, so its payload must be complete (``opsapp.graph.writes.write_body``).
+        """
         ptype = policy_type(policy_type_key)
         path = f"{ptype.graph_path}/{policy_id}"
-        return await self.patch(path, json=payload, api_version=ptype.api_version)
+        send = self.put if ptype.update_method == "PUT" else self.patch
+        return await send(path, json=payload, api_version=ptype.api_version)
 
     async def assign_policy(
         self, policy_type_key: str, policy_id: str, *, assignments: list[Json]

@@ -140,16 +140,27 @@ class HttpGraphClient(GraphConveniences):
         return json_object(response, path=path)
 
     async def post(self, path: str, *, json: Json, api_version: str = "beta") -> Json:
-        """POST a JSON body (not retried on ambiguous failures: it may not be idempotent)."""
+        """POST a JSON body.
+
+        Not idempotent: a create may have happened behind a 500/502/504 or a lost answer, so
+        only 429 and 503-with-Retry-After (Graph did not process it) are retried.
+        """
         response = await self._request(
             "POST", path, json=json, api_version=api_version, idempotent=False
         )
         return json_object(response, path=path)
 
     async def patch(self, path: str, *, json: Json, api_version: str = "beta") -> Json:
-        """PATCH a JSON body."""
+        """PATCH a JSON body (idempotent: the same merge twice ends in the same state)."""
         response = await self._request(
-            "PATCH", path, json=json, api_version=api_version, idempotent=False
+            "PATCH", path, json=json, api_version=api_version, idempotent=True
+        )
+        return json_object(response, path=path)
+
+    async def put(self, path: str, *, json: Json, api_version: str = "beta") -> Json:
+        """PUT a JSON body (a full replacement, idempotent)."""
+        response = await self._request(
+            "PUT", path, json=json, api_version=api_version, idempotent=True
         )
         return json_object(response, path=path)
 

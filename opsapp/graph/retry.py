@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-# Graph's own guidance: 429 and 503 carry Retry-After and are always safe to retry (the request
-# was not processed). Other gateway errors may have been half-processed, so only reads retry them.
+# Graph's own guidance: 429, and 503 with Retry-After, mean the request was not processed, so
+# every verb may resend them. Other gateway errors (and a 503 without Retry-After) may have been
+# half-processed: only idempotent requests (GET, PATCH, PUT) retry them, never a create (POST).
 ALWAYS_RETRY = frozenset({429, 503})
-RETRY_IF_IDEMPOTENT = frozenset({500, 502, 504})
+RETRY_IF_IDEMPOTENT = frozenset({500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,21 @@ class RetryPolicy:
     backoff_base: float = 1.0  # first wait when the server gives no Retry-After
     jitter: float = 0.1  # up to this fraction of the wait (max 1 s) is added at random
 
-    def should_retry(self, *, status: int, attempt: int, idempotent: bool) -> bool:
-        """Whether the ``attempt``-th try (0-based) that got ``status`` deserves another one."""
+    def should_retry(
+        self, *, status: int, attempt: int, idempotent: bool, retry_after: float | None = None
+    ) -> bool:
+        """Whether the ``attempt``-th try (0-based) that got ``status`` deserves another one.
+
+        ``retry_after`` is the answer's parsed Retry-After: a 503 only proves "not processed"
+        when it carries one, which is what lets a non-idempotent request resend it.
+        """
         if attempt >= self.max_retries:
             return False
-        return status in ALWAYS_RETRY or (idempotent and status in RETRY_IF_IDEMPOTENT)
+        if idempotent and status in RETRY_IF_IDEMPOTENT:
+            return True
+        if status == 503:
+            return retry_after is not None
+        return status in ALWAYS_RETRY
 
     def delay(self, *, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry number ``attempt + 1``."""

@@ -40,6 +40,11 @@ async def send_with_retries(
 ) -> tuple[httpx.Response, int]:
     """Send the request ``build`` makes, retrying throttling and transient failures.
 
+    ``idempotent`` (GET, PATCH, PUT, token requests) also allows resending after 500/502/504,
+    a 503 without Retry-After and transport errors that may have reached the server; a POST
+    (create) is only resent when Graph said it did not process it (429, 503 + Retry-After) or
+    the request never left the machine.
+
     ``build`` runs before every attempt so pacing and the current token apply per attempt.
     Returns the final response (success, a non-retryable error, or the last retryable one once
     retries are exhausted) and the number of attempts made. Transport failures that survive the
@@ -58,10 +63,12 @@ async def send_with_retries(
             reason = type(exc).__name__
         else:
             status = response.status_code
-            if not policy.should_retry(status=status, attempt=attempt, idempotent=idempotent):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if not policy.should_retry(
+                status=status, attempt=attempt, idempotent=idempotent, retry_after=retry_after
+            ):
                 logger.debug("Graph %s %s -> %d", request.method, label, status)
                 return response, attempt + 1
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             wait = policy.delay(attempt=attempt, retry_after=retry_after, rng=rng)
             reason = str(status)
             await response.aclose()

@@ -9,6 +9,7 @@ from opsapp.models.locks import JobLock
 from opsapp.models.notifications import Notification
 from opsapp.models.operations import OperationRun
 from opsapp.models.policies import Policy, PolicyVersion
+from opsapp.models.restore import ItemAction, ItemResult, RestoreItem, RestoreRun, RestoreStatus
 from opsapp.models.tenancy import Membership, ProviderKind, Role, Tenant, User
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "FindingKind",
     "FindingState",
     "InventoryItem",
+    "ItemAction",
+    "ItemResult",
     "Policy",
     "PolicyVersion",
     "JobLock",
@@ -27,6 +30,9 @@ __all__ = [
     "Notification",
     "OperationRun",
     "ProviderKind",
+    "RestoreItem",
+    "RestoreRun",
+    "RestoreStatus",
     "Role",
     "SignInAttempt",
     "Tenant",

@@ -78,6 +78,9 @@ class OperationRun(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Held runs (restore.execute) wait queued until someone executes them; this says when they
+    # were handed to the broker. The reaper times a held run out from here, never before.
+    dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Written by the worker while it executes the run; a stale heartbeat means the worker died.
     heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -43,6 +43,10 @@ class OperationType:
     # fit (a deleted backup set, a retry of a run that did not fail). Resolved lazily so the
     # catalog does not import the features.
     precheck: str | None = None
+    # Held: the run is created queued ahead of time (the restore adapter creates it when a
+    # restore is previewed) and dispatched later, when someone executes it. The reaper leaves a
+    # held run alone until it was dispatched (OperationRun.dispatched_at).
+    held: bool = False
 
 
 def _policy_types_field(*, allow_empty: bool = False) -> IdentityField:
@@ -156,10 +160,11 @@ _TYPES = (
         "restore.execute",
         "Restore",
         IdentitySchema((IdentityField("restore_run_id", "id"),)),
-        ("total", "processed", "created", "updated", "skipped", "failed"),
+        ("total", "processed", "created", "updated", "unchanged", "skipped", "failed"),
         Capability.execute_restore,
         related="restore_run",
         user_startable=False,  # started by the restore adapter when a restore is previewed
+        held=True,
     ),
 )
 
@@ -191,6 +196,10 @@ def run_precheck(op: OperationType, session, tenant_id: int, inputs: dict) -> No
         return
     module_name, _, function = op.precheck.partition(":")
     getattr(importlib.import_module(module_name), function)(session, tenant_id, inputs)
+
+
+def held_types() -> tuple[str, ...]:
+    return tuple(sorted(k for k, t in OPERATION_TYPES.items() if t.held))
 
 
 def label_for(key: str) -> str:

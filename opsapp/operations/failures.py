@@ -45,6 +45,10 @@ KNOWN_CODES = frozenset(
         "policy.not_found",
         "policy.removed",
         "policy_type.unsupported",
+        # Restore (opsapp.features.restore.codes names them)
+        "restore.not_found",
+        "restore.source_missing",
+        "restore.payload_invalid",
     }
 )
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
+from opsapp.operations.catalog import held_types
 from opsapp.operations.failures import make_failure
 from opsapp.operations.lifecycle import complete_where, status_in
 from opsapp.operations.status import RunOutcome, RunStatus
@@ -28,11 +29,19 @@ def thresholds() -> tuple[timedelta, timedelta]:
 
 
 def lost_clause(now: datetime, *, lost_after: timedelta, queued_timeout: timedelta):
-    """SQL predicate: running without a fresh heartbeat, or queued for too long."""
+    """SQL predicate: running without a fresh heartbeat, or queued for too long — counted from
+    its creation, or for a held run (see OperationType.held) from its dispatch: a held run that
+    nobody executed yet is waiting on purpose, not lost."""
     beat = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at, _T.c.created_at)
+    held = held_types()
+    queued_since = (
+        sa.case((_T.c.type.in_(held), _T.c.dispatched_at), else_=_T.c.created_at)
+        if held
+        else _T.c.created_at
+    )
     return sa.or_(
         sa.and_(status_in({RunStatus.running}), beat < now - lost_after),
-        sa.and_(status_in({RunStatus.queued}), _T.c.created_at < now - queued_timeout),
+        sa.and_(status_in({RunStatus.queued}), queued_since < now - queued_timeout),
     )
 
 

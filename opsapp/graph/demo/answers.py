@@ -19,6 +19,7 @@ _ERROR_CODES = {
     401: "InvalidAuthenticationToken",
     403: "Forbidden",
     404: "ResourceNotFound",
+    405: "MethodNotAllowed",
     429: "TooManyRequests",
     500: "InternalServerError",
     502: "BadGateway",

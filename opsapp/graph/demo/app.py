@@ -35,7 +35,11 @@ def create_demo_app(*, demo: DemoGraph | None = None, **demo_opts: Any) -> Starl
     routes = [
         *admin.routes(),
         Route("/{tenant}/oauth2/v2.0/token", token_endpoint, methods=["POST"]),
-        Route("/{version}/{path:path}", graph_endpoint, methods=["GET", "POST", "PATCH", "DELETE"]),
+        Route(
+            "/{version}/{path:path}",
+            graph_endpoint,
+            methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+        ),
     ]
     app = Starlette(routes=routes)
     app.state.demo = demo or DemoGraph(**demo_opts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -116,6 +117,23 @@ class TenantData:
         coll.update(policy_id, {"settingCount": len(stored)}, stamp=self.stamp())
         return copy.deepcopy(stored)
 
+    def replace_policy(
+        self, key: str, policy_id: str, body: Item, *, keep: Callable[[str], bool]
+    ) -> Item:
+        """Replace a policy like Graph's PUT on a configurationPolicy; the caller checked it
+        exists. Properties ``keep`` names (server-managed: id, createdDateTime …) survive, the
+        rest comes from ``body``; ``body["settings"]`` (missing = none) become its settings."""
+        coll = self.policies[key]
+        current = coll.get(policy_id) or {}
+        item = {k: v for k, v in current.items() if keep(k) or k == "@odata.type"}
+        item.update(copy.deepcopy({k: v for k, v in body.items() if k != "settings"}))
+        settings = number_settings(body.get("settings") or [])
+        coll.settings[policy_id] = settings
+        item["settingCount"] = len(settings)
+        replaced = coll.replace(policy_id, item, stamp=self.stamp())
+        assert replaced is not None
+        return replaced
+
     def member_count(self, group_id: str) -> int | None:
         """Members of a group, or None when it does not exist."""
         index = self.groups.index_of(group_id)
@@ -178,3 +196,11 @@ class TenantData:
                 patch[name] = not value  # a real setting change, visible to drift
                 break
         return patch
+
+
+def number_settings(settings: list[Item]) -> list[Item]:
+    """Settings as Graph stores them from a write body: copies with ids ``"0"``, ``"1"`` …"""
+    return [
+        {"id": str(n), **{k: copy.deepcopy(v) for k, v in s.items() if k != "id"}}
+        for n, s in enumerate(settings)
+    ]

@@ -1,5 +1,8 @@
 """Switchable faults of a demo tenant: throttling, 5xx, 403s, slow pages, bad payloads, leaks.
 
+``read_only`` plays an app registration granted only ``*.Read.All``: reads work, every write
+(POST, PATCH, PUT, DELETE, also inside ``$batch``) answers 403. The admin API is unaffected.
+
 Targets (``forbidden``, ``malformed``, ``wrong_shape``, ``slow_paths``) are policy type keys
 from ``opsapp.policy_types``, ``"groups"``, ``"$batch"``, ``"*"`` or a literal path prefix.
 Random faults draw from a generator seeded by ``seed``, so a sequential run is reproducible.
@@ -27,6 +30,7 @@ class Faults:
     error_rate: float = 0.0  # then to this fraction of requests
     error_status: int = 503
     forbidden: tuple[str, ...] = ()  # 403 for these targets (also inside $batch)
+    read_only: bool = False  # 403 for every non-GET request (also inside $batch): no write grant
     slow_ms: int = 0  # delay before answering
     slow_paths: tuple[str, ...] = ()  # targets that are slow; empty = all
     malformed: tuple[str, ...] = ()  # truncated JSON for these targets

@@ -1,6 +1,19 @@
 """Resolve one Graph request (path below the version root) against a demo tenant.
 
 Shared by the HTTP endpoint and ``$batch`` so both behave identically (403 faults included).
+
+Policy writes follow Graph's rules, with the vocabulary of ``opsapp.graph.writes`` (what the
+restore payload shaper strips is exactly what is refused here):
+
+- a create (POST to a collection) needs ``@odata.type`` (400 otherwise);
+- a POST/PATCH/PUT body with a read-only top-level property answers 400 naming it;
+- ``settings`` are only taken by settings-catalog policies (a list of objects);
+- updates use the type's verb (``PolicyType.update_method``): PATCH elsewhere, PUT on
+  configurationPolicies; the other verb answers 405;
+- PUT replaces a configurationPolicy's properties (server-managed ones such as ``id`` and
+  ``createdDateTime`` stay) and its settings (``body["settings"]``; missing = none).
+
+Refused writes change nothing.
 """
 
 from __future__ import annotations
@@ -11,10 +24,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from opsapp.graph.demo.answers import Answer, error
-from opsapp.graph.demo.data import GROUPS
+from opsapp.graph.demo.data import GROUPS, number_settings
 from opsapp.graph.demo.faults import matches
-from opsapp.graph.demo.state import DemoGraph, TenantState
-from opsapp.policy_types import POLICY_TYPES
+from opsapp.graph.demo.state import SETTINGS_CATALOG, DemoGraph, TenantState
+from opsapp.graph.writes import ODATA_TYPE, is_read_only, read_only_keys_in
+from opsapp.policy_types import POLICY_TYPES, POLICY_TYPES_BY_KEY
 
 Item = dict[str, Any]
 
@@ -42,7 +56,8 @@ class Call:
 
 def resolve(call: Call) -> Answer:
     """Answer a call (caller holds the tenant lock)."""
-    if matches(call.state.faults.faults.forbidden, call.path):
+    faults = call.state.faults.faults
+    if matches(faults.forbidden, call.path) or (faults.read_only and call.method != "GET"):
         return call.fail(403, "Application is not authorized to perform this operation.")
     segments = call.path.split("/")
     if segments[0] == GROUPS:
@@ -64,7 +79,7 @@ def _policies(call: Call, key: str, rest: list[str]) -> Answer:
         if method == "GET":
             return _page(call, lambda cursor, top: coll.page(cursor=cursor, top=top))
         if method == "POST" and isinstance(call.body, dict):
-            return Answer(201, coll.create(call.body, stamp=data.stamp()))
+            return _create(call, key)
         return call.fail(400, "Unsupported request on a collection.")
     object_id, tail = rest[0], rest[1:]
     if coll.get(object_id) is None:
@@ -72,9 +87,8 @@ def _policies(call: Call, key: str, rest: list[str]) -> Answer:
     if not tail:
         if method == "GET":
             return Answer(200, _select(coll.get(object_id), call.query))
-        if method == "PATCH" and isinstance(call.body, dict):
-            coll.update(object_id, call.body, stamp=data.stamp())
-            return Answer(204)
+        if method in ("PATCH", "PUT"):
+            return _update(call, key, object_id)
         if method == "DELETE":
             coll.delete(object_id)
             return Answer(204)
@@ -87,6 +101,52 @@ def _policies(call: Call, key: str, rest: list[str]) -> Answer:
     elif tail == ["settings"] and method == "GET" and key == "settingsCatalogPolicy":
         return _page(call, _slicer(data.settings(object_id) or []))
     return call.fail(400, "Unsupported request on this resource.")
+
+
+def _refused_write(call: Call, key: str) -> Answer | None:
+    """The 400 a write body earns (read-only property, misplaced settings), or None."""
+    body = call.body
+    if not isinstance(body, dict):
+        return call.fail(400, "A JSON object is required in the request body.")
+    read_only = read_only_keys_in(body)
+    if read_only:
+        return call.fail(400, f"The property '{read_only[0]}' is read-only and cannot be set.")
+    if "settings" in body:
+        if key != SETTINGS_CATALOG:
+            return call.fail(400, "The property 'settings' does not exist on this type.")
+        settings = body["settings"]
+        if not isinstance(settings, list) or not all(isinstance(s, dict) for s in settings):
+            return call.fail(400, "The property 'settings' must be a collection of objects.")
+    return None
+
+
+def _create(call: Call, key: str) -> Answer:
+    if not call.body.get(ODATA_TYPE):
+        return call.fail(400, "A value for '@odata.type' is required.")
+    refused = _refused_write(call, key)
+    if refused is not None:
+        return refused
+    body = dict(call.body)
+    if "settings" in body:
+        body["settings"] = number_settings(body["settings"])
+    data = call.state.data
+    return Answer(201, data.policies[key].create(body, stamp=data.stamp()))
+
+
+def _update(call: Call, key: str, object_id: str) -> Answer:
+    verb = POLICY_TYPES_BY_KEY[key].update_method
+    if call.method != verb:
+        message = f"The HTTP method '{call.method}' is not allowed for this resource; use {verb}."
+        return call.fail(405, message)
+    refused = _refused_write(call, key)
+    if refused is not None:
+        return refused
+    data = call.state.data
+    if call.method == "PUT":
+        data.replace_policy(key, object_id, call.body, keep=is_read_only)
+    else:
+        data.policies[key].update(object_id, call.body, stamp=data.stamp())
+    return Answer(204)
 
 
 def _groups(call: Call, rest: list[str]) -> Answer:

@@ -95,14 +95,23 @@ class Collection:
         if current is None:
             return None
         merged = {**current, **{k: v for k, v in patch.items() if k != "id"}}
-        merged["lastModifiedDateTime"] = stamp
+        return self._store(object_id, merged, stamp=stamp)
+
+    def replace(self, object_id: str, item: Item, *, stamp: str) -> Item | None:
+        """Replace an object's properties wholesale (PUT); ``id`` stays. None when missing."""
+        if self.get(object_id) is None:
+            return None
+        return self._store(object_id, {**item, "id": object_id}, stamp=stamp)
+
+    def _store(self, object_id: str, item: Item, *, stamp: str) -> Item:
+        item["lastModifiedDateTime"] = stamp
         index = self.index_of(object_id)
         assert index is not None
         if index >= self.base_count:
-            self.created[index - self.base_count] = merged
+            self.created[index - self.base_count] = item
         else:
-            self.overrides[object_id] = merged
-        return dict(merged)
+            self.overrides[object_id] = item
+        return dict(item)
 
     def delete(self, object_id: str) -> bool:
         """Remove an object; False when it did not exist."""
