@@ -402,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     from opsapp.cli_drift import register as register_drift
 
     register_drift(groups)
+    from opsapp.cli_restore import register as register_restore
+
+    register_restore(groups)
     from opsapp.cli_secrets import register as register_secrets
 
     register_secrets(groups)

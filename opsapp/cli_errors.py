@@ -80,6 +80,7 @@ def _broker(exc: BaseException) -> bool:
 def translate(exc: BaseException) -> tuple[str, int]:
     from opsapp.features.backups.errors import BackupInputError
     from opsapp.features.drift.findings import DriftInputError
+    from opsapp.features.restore.errors import RestoreInputError, RestoreStateError
     from opsapp.operations.access import Forbidden, NotFound
     from opsapp.operations.catalog import UnknownOperationType
     from opsapp.operations.identity import InvalidInputs
@@ -109,9 +110,15 @@ def translate(exc: BaseException) -> tuple[str, int]:
         | OperationUnavailable
         | BackupInputError
         | DriftInputError
+        | RestoreInputError
+        | RestoreStateError
         | InvalidPage,
     ):
         return one_line(str(exc)), EXIT_USAGE
+    from opsapp.graph import GraphError
+
+    if isinstance(exc, GraphError):  # its message is built to be shown (no body, no secret)
+        return one_line(f"Microsoft Graph: {exc.message} ({exc.code})"), EXIT_ERROR
     if isinstance(exc, DispatchFailed):
         return one_line(f"{exc} (run {exc.run.id})"), EXIT_BROKER
     database = _database(exc)

@@ -25,9 +25,11 @@ from opsapp.ui.pages import (
     operations,
     policies,
     policy_detail,
+    restore,
 )
 from opsapp.ui.state.backup_sets import BackupSetDetailState, BackupSetListState
 from opsapp.ui.state.drift import DriftFindingState, DriftLandingState
+from opsapp.ui.state.restore import RestoreDetailState, RestoreListState
 from opsapp.worker.embedded import app_lifespan
 
 init_process("web")
@@ -65,6 +67,7 @@ _TENANT_PAGES = (
         backup_schedules.backup_schedules,
         backup_schedules.BackupScheduleListState.load,
     ),
+    (nav.RESTORE, restore.restore_list, RestoreListState.load),
     (nav.DRIFT, drift.drift, DriftLandingState.load),
     (nav.OPERATIONS, operations.operations, operations.OperationsListState.load),
 )
@@ -84,6 +87,12 @@ app.add_page(
     route=routes.BACKUP_SET_DETAIL,
     title=_title("Backup set"),
     on_load=BackupSetDetailState.load,
+)
+app.add_page(
+    restore.restore_detail,
+    route=routes.RESTORE_DETAIL,
+    title=_title("Restore"),
+    on_load=RestoreDetailState.load,
 )
 app.add_page(
     drift_finding.drift_finding,

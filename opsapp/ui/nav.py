@@ -43,6 +43,12 @@ BACKUP_SCHEDULES = NavItem(
     "backup-schedules",
     "Backups that run daily or weekly and keep the last N sets.",
 )
+RESTORE = NavItem(
+    "Restore",
+    "history",
+    "restore",
+    "Write a backup back to the tenant: preview, then execute.",
+)
 DRIFT = NavItem(
     "Drift",
     "git_compare",
@@ -59,7 +65,7 @@ OPERATIONS = NavItem(
 NAV: tuple[NavGroup, ...] = (
     NavGroup("Tenant", (DASHBOARD, INVENTORY, POLICIES)),
     NavGroup("Directory", (GROUPS,)),
-    NavGroup("Backups", (BACKUP_SETS, BACKUP_SCHEDULES)),
+    NavGroup("Backups", (BACKUP_SETS, BACKUP_SCHEDULES, RESTORE)),
     NavGroup("Drift", (DRIFT,)),
     NavGroup("Monitoring", (OPERATIONS,)),
 )

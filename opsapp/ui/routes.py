@@ -19,6 +19,7 @@ POLICY_ARG = "policy_id"
 BACKUP_SET_ARG = "backup_set_id"
 SCHEDULE_ARG = "schedule_id"
 FINDING_ARG = "finding_id"
+RESTORE_ARG = "restore_run_id"
 
 HOME = "/"
 LOGIN = "/login"
@@ -37,6 +38,7 @@ BACKUP_SET_DETAIL = tenant_route(f"backup-sets/[{BACKUP_SET_ARG}]")
 SCHEDULE_NEW = tenant_route("backup-schedules/new")
 SCHEDULE_DETAIL = tenant_route(f"backup-schedules/[{SCHEDULE_ARG}]")
 FINDING_DETAIL = tenant_route(f"drift/findings/[{FINDING_ARG}]")
+RESTORE_DETAIL = tenant_route(f"restore/[{RESTORE_ARG}]")
 
 
 def tenant_href(tenant_slug: str, segment: str = "") -> str:

@@ -132,6 +132,7 @@ def restore_items(session: Session, *, restore_id: int) -> list[dict[str, Any]]:
             "action_label": ACTION_LABELS.get(item.action, item.action),
             "changes": list(item.changes or []),
             "changed_paths": len(item.changes or []),
+            "paths_text": _paths_text(item.changes or []),
             "conflicts": list(item.conflicts or []),
             "result": item.result,
             "result_label": RESULT_LABELS.get(item.result, item.result),
@@ -164,3 +165,9 @@ def group_choices(session: Session, *, tenant_id: int) -> list[dict[str, str]]:
         .limit(MAX_GROUP_CHOICES)
     ).all()
     return [{"value": g, "label": n or g} for g, n in rows]
+
+
+def _paths_text(changes: list[dict[str, Any]], shown: int = 8) -> str:
+    paths = [str(c.get("path", "")) for c in changes]
+    more = len(paths) - shown
+    return ", ".join(paths[:shown]) + (f" and {more} more" if more > 0 else "")
