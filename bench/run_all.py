@@ -18,6 +18,7 @@ BENCHMARKS = (
     "bench.backup_capture",
     "bench.scheduler_tick",
     "bench.drift",
+    "bench.restore",
     "bench.ui_browser",
     "bench.ui_browser.picker",
 )

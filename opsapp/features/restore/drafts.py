@@ -80,19 +80,21 @@ def _clean_ids(raw: Any) -> list[int]:
 
 
 def _add_items(session: Session, restore: RestoreRun, chosen: list[Any]) -> None:
-    for item, graph_id in chosen:
-        session.add(
-            RestoreItem(
-                restore_run_id=restore.id,
-                tenant_id=restore.tenant_id,
-                backup_item_id=item.id,
-                policy_id=item.policy_id,
-                policy_version_id=item.policy_version_id,
-                policy_type=item.policy_type,
-                graph_id=graph_id,
-                display_name=item.display_name,
-            )
-        )
+    """One multi-row INSERT (a draft of 500 items is one statement, not 500 ORM objects)."""
+    rows = [
+        RestoreItem(
+            restore_run_id=restore.id,
+            tenant_id=restore.tenant_id,
+            backup_item_id=item.id,
+            policy_id=item.policy_id,
+            policy_version_id=item.policy_version_id,
+            policy_type=item.policy_type,
+            graph_id=graph_id,
+            display_name=item.display_name,
+        ).model_dump(exclude={"id"})
+        for item, graph_id in chosen
+    ]
+    session.execute(sa.insert(RestoreItem.__table__), rows)
 
 
 def create_draft(

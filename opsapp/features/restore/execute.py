@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from opsapp.db import session_scope
 from opsapp.features.restore import adapter, codes
-from opsapp.features.restore.preview import Source, load_sources
+from opsapp.features.restore.preview import MAX_CHANGES_KEPT, Source, load_sources
 from opsapp.graph import GraphClient, GraphError
 from opsapp.graph.writes import assignment_body, write_body
 from opsapp.models import ItemAction, ItemResult, Policy, RestoreItem, RestoreRun
@@ -91,14 +91,36 @@ def _body(source: Source, settings: Settings) -> dict[str, Any]:
     return write_body(source.policy_type, payload, include_scope_tags=settings.restore_scope_tags)
 
 
+def _quiet(action: str) -> Outcome | None:
+    """The outcome of an item that needs no Graph call (unchanged or skipped), else None."""
+    if action == ItemAction.unchanged.value:
+        return Outcome(ItemResult.unchanged.value, "Already matched the backup.")
+    if action not in (ItemAction.create.value, ItemAction.update.value):
+        return Outcome(ItemResult.skipped.value, "Skipped (see the preview).")
+    return None
+
+
+def _needs_assign(action: str, source: Source, changes: list[dict[str, Any]]) -> bool:
+    """/assign replaces every assignment: send it only when they differ (an update whose plan
+    changed an assignment path) or for a created policy that had some."""
+    if action == ItemAction.create.value:
+        return bool(source.version.get("assignments"))
+    if len(changes) >= MAX_CHANGES_KEPT:  # the plan kept only the first paths: do not guess
+        return True
+    return any(str(c.get("path", "")).startswith("assignments[") for c in changes)
+
+
 async def restore_item(
-    graph: GraphClient, source: Source, action: str, settings: Settings
+    graph: GraphClient,
+    source: Source,
+    action: str,
+    settings: Settings,
+    changes: list[dict[str, Any]] | None = None,
 ) -> Outcome:
     label = f"{source.policy_type}/{source.graph_id}"
-    if action == ItemAction.unchanged.value:
-        return Outcome(ItemResult.unchanged.value, "Already matched the backup.", source.graph_id)
-    if action != ItemAction.create.value and action != ItemAction.update.value:
-        return Outcome(ItemResult.skipped.value, "Skipped (see the preview).")
+    quiet = _quiet(action)
+    if quiet is not None:
+        return quiet
     if source.version is None:
         return _failed(codes.SOURCE_MISSING, "The captured version of this item is gone.", label)
     payload = source.version.get("payload")
@@ -115,7 +137,12 @@ async def restore_item(
     except (TypeError, ValueError, AttributeError) as exc:  # a payload of the wrong shape
         return _failed(codes.PAYLOAD_INVALID,
                        f"The backed-up payload cannot be written ({type(exc).__name__}).", label)  # fmt: skip
-    if settings.restore_assignments and POLICY_TYPES_BY_KEY[source.policy_type].has_assignments:
+    written = ItemAction.create.value if result == ItemResult.created.value else action
+    if (
+        settings.restore_assignments
+        and POLICY_TYPES_BY_KEY[source.policy_type].has_assignments
+        and _needs_assign(written, source, changes or [])
+    ):
         try:
             await graph.assign_policy(
                 source.policy_type, target, assignments=_assignments(source, settings)
@@ -158,14 +185,27 @@ def _load(engine: Engine, tenant_id: int, restore_id: int):
         if restore is None or restore.tenant_id != tenant_id:
             return None
         items = list(session.execute(
-            sa.select(_I.c.id, _I.c.action, _I.c.conflicts, _I.c.policy_id)
+            sa.select(_I.c.id, _I.c.action, _I.c.conflicts, _I.c.policy_id, _I.c.changes)
             .where(_I.c.restore_run_id == restore_id)
         ))  # fmt: skip
         sources = {s.item_id: s for s in load_sources(session, restore_id)}
         conflicts = [c for row in items for c in row.conflicts or []]
         session.expunge(restore)
-        work = [(sources[r.id], r.action, r.policy_id) for r in items]
+        work = [(sources[r.id], r.action, r.policy_id, r.changes or []) for r in items]
         return restore, work, _settings(restore, conflicts)
+
+
+def _record_quiet(engine: Engine, quiet: list[tuple[Source, Outcome]]) -> None:
+    now = utcnow()
+    with engine.begin() as conn:
+        for result in {o.result for _, o in quiet}:
+            ids = [s.item_id for s, o in quiet if o.result == result]
+            message = next(o.message for _, o in quiet if o.result == result)
+            for start in range(0, len(ids), 1000):
+                conn.execute(
+                    sa.update(_I).where(_I.c.id.in_(ids[start : start + 1000]))
+                    .values(result=result, result_message=message, executed_at=now)
+                )  # fmt: skip
 
 
 def _record(engine: Engine, source: Source, policy_id: int | None, outcome: Outcome) -> None:
@@ -218,18 +258,29 @@ async def execute_restore(
     failures: list[dict[str, Any]] = []
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(source: Source, action: str, policy_id: int | None) -> None:
-        async with gate:
-            outcome = await restore_item(graph, source, action, settings)
-        await asyncio.to_thread(_record, engine, source, policy_id, outcome)
+    def count(outcome: Outcome) -> None:
         counts["processed"] += 1
         counts[outcome.result] += 1
         if outcome.failure:
             failures.append(outcome.failure)
+
+    # Unchanged and skipped items need no Graph call: recorded together, in one transaction.
+    quiet = [(w[0], _quiet(w[1])) for w in work if _quiet(w[1]) is not None]
+    await asyncio.to_thread(_record_quiet, engine, quiet)
+    for _source, outcome in quiet:
+        count(outcome)
+    if quiet:
+        await report_progress(dict(counts))
+
+    async def one(source: Source, action: str, policy_id: int | None, changes: list) -> None:
+        async with gate:
+            outcome = await restore_item(graph, source, action, settings, changes)
+        await asyncio.to_thread(_record, engine, source, policy_id, outcome)
+        count(outcome)
         await report_progress(dict(counts))
 
     try:
-        await asyncio.gather(*(one(*w) for w in work))
+        await asyncio.gather(*(one(*w) for w in work if _quiet(w[1]) is None))
     finally:
         outcome = decide_outcome(counts, failures, None)
         await asyncio.to_thread(adapter.finish, engine, restore_id, outcome)

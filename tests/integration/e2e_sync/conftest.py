@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from opsapp.demo_seed import seed_demo
 from opsapp.graph.demo import BackgroundDemoServer, DemoGraph
 from opsapp.models import OperationRun
+from opsapp.operations.catalog import held_types
 from opsapp.operations.service import StartResult, start_operation
 from opsapp.settings import get_settings
 from opsapp.worker.embedded import app_lifespan, get_dispatcher
@@ -198,10 +199,13 @@ class E2E:
         return self.notifications(run_id)
 
     def active_runs(self) -> list[int]:
+        """Runs the worker has or will have: queued or running, except held runs nobody
+        dispatched (a previewed restore's run waits for Execute, not for the worker)."""
+        held = sa.and_(_T.c.type.in_(held_types()), _T.c.dispatched_at.is_(None))
         with self.engine.connect() as conn:
             return list(
                 conn.execute(
-                    sa.select(_T.c.id).where(_T.c.status.in_(("queued", "running")))
+                    sa.select(_T.c.id).where(_T.c.status.in_(("queued", "running")), ~held)
                 ).scalars()
             )
 
@@ -222,6 +226,7 @@ class E2E:
             "REDIS_URL": REDIS_URL,
             "OPSAPP_REDIS_QUEUE": self.queue,
             "OPSAPP_SECRET_KEY": SECRET_KEY,
+            "OPSAPP_DEMO_GRAPH_URL": self.demo_url,  # the Graph the worker talks to
         }
         return subprocess.run(
             [sys.executable, "-m", "opsapp.cli", *args],
