@@ -451,7 +451,15 @@ def _confirm() -> rx.Component:
             rx.alert_dialog.description(
                 rx.text(
                     "This writes ",
-                    rx.text(D.planned_writes.to(str) + " policies", weight="bold", as_="span"),
+                    rx.text(
+                        rx.cond(
+                            D.planned_writes == 1,
+                            "1 policy",
+                            D.planned_writes.to(str) + " policies",
+                        ),
+                        weight="bold",
+                        as_="span",
+                    ),  # fmt: skip
                     " to the live tenant ",
                     rx.text(TenantState.tenant_name, weight="bold", as_="span"),
                     " (",
