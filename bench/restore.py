@@ -390,19 +390,23 @@ async def floor_preview(graph_url: str, batches: list[tuple[str, list[str]]]) ->
 def write_plan(engine, tenant_id: int, restore_id: int) -> list[tuple[str, str, str, dict, Any]]:
     """The writes execute will send for a previewed restore: (verb, path, api version, body,
     assign body or None), built with execute's own helpers (untimed)."""
-    from opsapp.features.restore.execute import _assignments, _body, _load
+    from opsapp.features.restore.execute import _assignments, _body, _load, _needs_assign
     from opsapp.models import ItemAction
     from opsapp.policy_types import POLICY_TYPES_BY_KEY
 
     _restore, work, settings = _load(engine, tenant_id, restore_id)
     writes = []
-    for source, action, _ in work:
+    for source, action, _policy_id, changes in work:
         if action != ItemAction.update.value:
             continue
         ptype = POLICY_TYPES_BY_KEY[source.policy_type]
         path = f"{ptype.graph_path}/{source.graph_id}"
         assign = None
-        if settings.restore_assignments and ptype.has_assignments:
+        if (
+            settings.restore_assignments
+            and ptype.has_assignments
+            and _needs_assign(action, source, changes)
+        ):
             assign = {"assignments": _assignments(source, settings)}
         body = _body(source, settings)
         writes.append((ptype.update_method, path, ptype.api_version, body, assign))

@@ -32,6 +32,7 @@ from .inputs import TenantIds
 from .model import PlannedRun, TenantHistory
 from .notify import NOTIFIED_RUNS, OWNER_EMAIL, UNREAD_NOTIFICATIONS, notify_owner
 from .plan import plan_tenant
+from .restores import link_demo_restores
 from .rows import build_rows, insert_runs
 
 __all__ = [
@@ -70,6 +71,7 @@ def seed_demo_history(
         created = insert_runs(conn, planned)
         for tenant_id, ids in tenant_ids.items():
             link_last_runs(conn, ids, tenant_id=tenant_id)
+            link_demo_restores(conn, ids, tenant_id=tenant_id)
         notify_owner(conn, planned, now)
     return {"runs": created, "skipped": None}
 

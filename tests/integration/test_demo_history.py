@@ -151,7 +151,9 @@ def test_only_tenants_without_runs_are_seeded_and_the_result_is_deterministic(en
         conn.execute(sa.delete(Notification.__table__))
         conn.execute(sa.delete(OperationRun.__table__))
 
-    def snapshot():  # a retry's identity names the retried run's id, which differs
+    # A retry's identity names the retried run's id, a restore's its restore record's: both ids
+    # differ between seedings.
+    def snapshot():
         return sorted(
             (
                 r.tenant_id,
@@ -161,7 +163,11 @@ def test_only_tenants_without_runs_are_seeded_and_the_result_is_deterministic(en
                 r.completed_at,
                 json.dumps(r.summary_counts),
             )
-            + (() if r.type == "backup_schedule.retry" else (r.run_identity_hash,))
+            + (
+                ()
+                if r.type in ("backup_schedule.retry", "restore.execute")
+                else (r.run_identity_hash,)
+            )
             for r in _runs(engine)
         )
 
@@ -277,3 +283,18 @@ def test_the_cli_seeds_the_history_once(db):
     }
     assert out["history"]["runs"] > 0
     assert "history not seeded (history present)" in seed()
+
+
+def test_demo_restore_runs_open_their_restore(engine, seeded):
+    from opsapp.features.restore.queries import get_restore_detail
+    from opsapp.models import RestoreRun
+
+    runs = [r for r in _runs(engine) if r.type == "restore.execute"]
+    assert runs
+    with session_scope(engine) as session:
+        for run in runs:
+            restore_id = run.context["inputs"]["restore_run_id"]
+            restore = session.get(RestoreRun, restore_id)
+            assert (restore.tenant_id, restore.operation_run_id) == (run.tenant_id, run.id)
+            detail = get_restore_detail(session, tenant_id=run.tenant_id, restore_id=restore_id)
+            assert (detail["status"], detail["outcome"]) == ("completed", run.outcome)
