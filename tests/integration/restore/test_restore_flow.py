@@ -203,3 +203,20 @@ async def test_bad_drafts_are_refused_and_create_nothing(restores):
     await restores.preview(restore_id)
     with pytest.raises(RestoreStateError, match="fixed"), session_scope(restores.ops.engine) as s:
         set_selection(s, tenant_id=restores.ops.tenant_id, restore_id=restore_id, item_ids=[1])
+
+
+async def test_a_dispatched_restore_whose_message_was_lost_is_reaped(restores):
+    from opsapp.features.restore import adapter
+    from tests.fakes import RecordingDispatcher
+
+    set_id = await restores.backup(per_type=1)
+    restore_id = restores.draft(set_id)
+    await restores.preview(restore_id)
+    with restores.ops.engine.begin() as conn:
+        assert reap_lost_runs(conn, now=utcnow() + timedelta(days=1)) == []  # held: waits
+    done = await adapter.execute(tenant_id=restores.ops.tenant_id, restore_id=restore_id,
+                                 dispatcher=RecordingDispatcher(), engine=restores.ops.engine)  # fmt: skip
+    with restores.ops.engine.begin() as conn:  # dispatched, never picked up: lost
+        assert reap_lost_runs(conn, now=utcnow() + timedelta(days=1)) == [done.run.id]
+    detail = restores.detail(restore_id)
+    assert (detail["status"], detail["outcome"]) == ("completed", "failed")
