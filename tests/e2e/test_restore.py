@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import RunningApp, Served, http, shot, sign_in
 from tests.e2e.test_backup_sets import _ensure_policies, _query
+from tests.e2e.test_drift import _sync_policies
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_MS = 60_000
@@ -28,19 +29,25 @@ def _source_set(app: RunningApp, name: str, per_type: int = 3) -> int:
     try:
         with engine.begin() as conn:
             tenant = conn.execute(sa.text("SELECT id FROM tenants WHERE slug = 'contoso'")).scalar()
-            set_id = conn.execute(sa.text(
-                "INSERT INTO backup_sets (tenant_id, name, created_at, updated_at) "
-                "VALUES (:t, :n, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"),
-                {"t": tenant, "n": name}).scalar()  # fmt: skip
+            set_id = conn.execute(
+                sa.text(
+                    "INSERT INTO backup_sets (tenant_id, name, created_at, updated_at) "
+                    "VALUES (:t, :n, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+                ),
+                {"t": tenant, "n": name},
+            ).scalar()
             for policy_type in (DC, "deviceCompliancePolicy"):
-                conn.execute(sa.text(
-                    "INSERT INTO backup_items (backup_set_id, tenant_id, policy_id, "
-                    "policy_version_id, policy_type, display_name, include_assignments, "
-                    "include_scope_tags, added_at) SELECT :s, tenant_id, id, current_version_id, "
-                    "policy_type, display_name, 1, 1, CURRENT_TIMESTAMP FROM policies "
-                    "WHERE tenant_id = :t AND policy_type = :p AND removed_at IS NULL "
-                    "ORDER BY id LIMIT :n"), {"s": set_id, "t": tenant, "p": policy_type,
-                                              "n": per_type})  # fmt: skip
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO backup_items (backup_set_id, tenant_id, policy_id, "
+                        "policy_version_id, policy_type, display_name, include_assignments, "
+                        "include_scope_tags, added_at) SELECT :s, tenant_id, id, current_version_id, "
+                        "policy_type, display_name, 1, 1, CURRENT_TIMESTAMP FROM policies "
+                        "WHERE tenant_id = :t AND policy_type = :p AND removed_at IS NULL "
+                        "ORDER BY id LIMIT :n"
+                    ),
+                    {"s": set_id, "t": tenant, "p": policy_type, "n": per_type},
+                )
         return set_id
     finally:
         engine.dispose()
@@ -51,6 +58,11 @@ def test_owner_previews_and_executes_a_restore(prod_app: RunningApp, demo_graph:
     sign_in(owner, prod_app, "owner", next_path="/t/contoso/restore")
     owner.get_by_role("heading", name="Restore", exact=True).wait_for()
     policies = _ensure_policies(prod_app, owner)
+    # Other browser tests change demo policies (and put them back); capture what Graph holds now
+    # (from another tab: this one may have just synced, inside the repeated-click window).
+    syncer = new_page()
+    sign_in(syncer, prod_app, "manager", next_path="/t/contoso/policies")
+    _sync_policies(syncer, prod_app)
     set_name = "Restore source (e2e)"
     _source_set(prod_app, set_name)
     target = next(p for p in policies if p["policy_type"] == DC)

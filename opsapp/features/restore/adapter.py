@@ -72,11 +72,14 @@ def _claim_dispatch(engine: Engine, tenant_id: int, restore_id: int) -> tuple[Op
             )
         claimed = session.execute(
             sa.update(_R)
-            .where(_R.c.id == run.id, _R.c.dispatched_at.is_(None),
-                   lifecycle.status_in({RunStatus.queued}))
+            .where(
+                _R.c.id == run.id,
+                _R.c.dispatched_at.is_(None),
+                lifecycle.status_in({RunStatus.queued}),
+            )
             .values(dispatched_at=utcnow())
             .returning(_R.c.id)
-        ).first()  # fmt: skip
+        ).first()
         if claimed is not None:
             restore.status, restore.updated_at = RestoreStatus.running.value, utcnow()
             session.add(restore)
@@ -111,9 +114,12 @@ async def execute(
             error_id=logged.get("error_id"),
         )
         await asyncio.to_thread(
-            lifecycle.fail_run, run.id, failure, engine=engine,
+            lifecycle.fail_run,
+            run.id,
+            failure,
+            engine=engine,
             from_statuses=frozenset({RunStatus.queued}),
-        )  # fmt: skip
+        )
         await asyncio.to_thread(finish, engine, restore_id, RunOutcome.failed)
         raise DispatchFailed(run, view_path) from exc
     return Executed(run, True, view_path)
@@ -147,7 +153,7 @@ def finish(engine: Engine, restore_id: int, outcome: RunOutcome) -> None:
                 outcome=RunOutcome(outcome).value,
                 completed_at=now,
                 updated_at=now,
-            )  # fmt: skip
+            )
         )
 
 

@@ -125,8 +125,11 @@ async def restore_item(
         return _failed(codes.SOURCE_MISSING, "The captured version of this item is gone.", label)
     payload = source.version.get("payload")
     if not isinstance(payload, dict) or not payload.get("@odata.type"):
-        return _failed(codes.PAYLOAD_INVALID,
-                       "The backed-up payload has no @odata.type; it cannot be written.", label)  # fmt: skip
+        return _failed(
+            codes.PAYLOAD_INVALID,
+            "The backed-up payload has no @odata.type; it cannot be written.",
+            label,
+        )
     try:
         body = _body(source, settings)
         target, result = await _write(graph, source, action, body, settings)
@@ -135,8 +138,11 @@ async def restore_item(
             ItemResult.failed.value, _message(exc), failure=graph_failure(exc, item=label)
         )
     except (TypeError, ValueError, AttributeError) as exc:  # a payload of the wrong shape
-        return _failed(codes.PAYLOAD_INVALID,
-                       f"The backed-up payload cannot be written ({type(exc).__name__}).", label)  # fmt: skip
+        return _failed(
+            codes.PAYLOAD_INVALID,
+            f"The backed-up payload cannot be written ({type(exc).__name__}).",
+            label,
+        )
     written = ItemAction.create.value if result == ItemResult.created.value else action
     if (
         settings.restore_assignments
@@ -149,9 +155,12 @@ async def restore_item(
             )
         except GraphError as exc:
             failure = graph_failure(exc, item=label)
-            return Outcome(ItemResult.failed.value,
-                           f"Written, but its assignments were not: {failure['message']}",
-                           target, failure)  # fmt: skip
+            return Outcome(
+                ItemResult.failed.value,
+                f"Written, but its assignments were not: {failure['message']}",
+                target,
+                failure,
+            )
     verb = "Created" if result == ItemResult.created.value else "Updated"
     return Outcome(result, f"{verb}.", target)
 
@@ -184,10 +193,13 @@ def _load(engine: Engine, tenant_id: int, restore_id: int):
         restore = session.get(RestoreRun, restore_id)
         if restore is None or restore.tenant_id != tenant_id:
             return None
-        items = list(session.execute(
-            sa.select(_I.c.id, _I.c.action, _I.c.conflicts, _I.c.policy_id, _I.c.changes)
-            .where(_I.c.restore_run_id == restore_id)
-        ))  # fmt: skip
+        items = list(
+            session.execute(
+                sa.select(_I.c.id, _I.c.action, _I.c.conflicts, _I.c.policy_id, _I.c.changes).where(
+                    _I.c.restore_run_id == restore_id
+                )
+            )
+        )
         sources = {s.item_id: s for s in load_sources(session, restore_id)}
         conflicts = [c for row in items for c in row.conflicts or []]
         session.expunge(restore)
@@ -203,9 +215,10 @@ def _record_quiet(engine: Engine, quiet: list[tuple[Source, Outcome]]) -> None:
             message = next(o.message for _, o in quiet if o.result == result)
             for start in range(0, len(ids), 1000):
                 conn.execute(
-                    sa.update(_I).where(_I.c.id.in_(ids[start : start + 1000]))
+                    sa.update(_I)
+                    .where(_I.c.id.in_(ids[start : start + 1000]))
                     .values(result=result, result_message=message, executed_at=now)
-                )  # fmt: skip
+                )
 
 
 def _record(engine: Engine, source: Source, policy_id: int | None, outcome: Outcome) -> None:
@@ -214,26 +227,32 @@ def _record(engine: Engine, source: Source, policy_id: int | None, outcome: Outc
     the backup shows no drift) instead of one removed and one added policy."""
     with engine.begin() as conn:
         conn.execute(
-            sa.update(_I).where(_I.c.id == source.item_id).values(
-                result=outcome.result, result_message=outcome.message[:500],
-                target_graph_id=outcome.target[:128], executed_at=utcnow(),
+            sa.update(_I)
+            .where(_I.c.id == source.item_id)
+            .values(
+                result=outcome.result,
+                result_message=outcome.message[:500],
+                target_graph_id=outcome.target[:128],
+                executed_at=utcnow(),
             )
-        )  # fmt: skip
+        )
         if outcome.result != ItemResult.created.value or policy_id is None:
             return
         taken = conn.execute(
             sa.select(_P.c.id).where(
-                _P.c.graph_id == outcome.target, _P.c.policy_type == source.policy_type,
+                _P.c.graph_id == outcome.target,
+                _P.c.policy_type == source.policy_type,
                 _P.c.id != policy_id,
-                _P.c.tenant_id == sa.select(_P.c.tenant_id).where(_P.c.id == policy_id)
-                .scalar_subquery(),
+                _P.c.tenant_id
+                == sa.select(_P.c.tenant_id).where(_P.c.id == policy_id).scalar_subquery(),
             )
-        ).first()  # fmt: skip
+        ).first()
         if taken is None:  # a sync already captured the new object as a policy of its own
             conn.execute(
-                sa.update(_P).where(_P.c.id == policy_id)
+                sa.update(_P)
+                .where(_P.c.id == policy_id)
                 .values(graph_id=outcome.target, removed_at=None, updated_at=utcnow())
-            )  # fmt: skip
+            )
 
 
 async def execute_restore(
@@ -253,8 +272,15 @@ async def execute_restore(
             fatal=make_failure(codes.RESTORE_NOT_FOUND, "The restore no longer exists."),
         )
     _restore, work, settings = loaded
-    counts = {"total": len(work), "processed": 0, "created": 0, "updated": 0, "unchanged": 0,
-              "skipped": 0, "failed": 0}  # fmt: skip
+    counts = {
+        "total": len(work),
+        "processed": 0,
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
     failures: list[dict[str, Any]] = []
     gate = asyncio.Semaphore(CONCURRENCY)
 

@@ -114,8 +114,9 @@ async def _live_states(
                 raise answer
             live[gid] = None
         else:
-            payload = {k: v for k, v in answer.items() if not k.startswith("@odata.")
-                       or k == "@odata.type"}  # fmt: skip
+            payload = {
+                k: v for k, v in answer.items() if not k.startswith("@odata.") or k == "@odata.type"
+            }
             tags = sorted(str(t) for t in payload.get("roleScopeTagIds") or [])
             live[gid] = {"payload": payload, "assignments": [], "scope_tags": tags}
     present = [gid for gid, state in live.items() if state is not None]
@@ -146,32 +147,60 @@ def plan_item(
 ) -> Plan:
     """The plan of one item, given its live state (None: missing) and the missing references."""
     if source.policy_type not in POLICY_TYPES_BY_KEY:
-        return Plan(ItemAction.skip.value, conflicts=[_conflict(
-            "type_unsupported", source.policy_type,
-            f"Policy type '{source.policy_type}' is no longer supported; the item is skipped.",
-        )])  # fmt: skip
+        return Plan(
+            ItemAction.skip.value,
+            conflicts=[
+                _conflict(
+                    "type_unsupported",
+                    source.policy_type,
+                    f"Policy type '{source.policy_type}' is no longer supported; the item is skipped.",
+                )
+            ],
+        )
     if source.version is None:
-        return Plan(ItemAction.skip.value, conflicts=[_conflict(
-            "source_missing", source.graph_id,
-            "The captured version of this item no longer exists; it cannot be restored.",
-        )])  # fmt: skip
+        return Plan(
+            ItemAction.skip.value,
+            conflicts=[
+                _conflict(
+                    "source_missing",
+                    source.graph_id,
+                    "The captured version of this item no longer exists; it cannot be restored.",
+                )
+            ],
+        )
     groups, filters, tags = referenced(
-        source.version, assignments=restore.restore_assignments,
+        source.version,
+        assignments=restore.restore_assignments,
         scope_tags=restore.restore_scope_tags,
-    )  # fmt: skip
+    )
     conflicts = [
         *(_group_conflict(g, restore.group_map) for g in sorted(groups & missing["groups"])),
-        *(_conflict("filter_missing", f, f"Assignment filter {f} no longer exists; the "
-                    "assignments that use it are skipped.") for f in sorted(filters & missing["filters"])),
-        *(_conflict("scope_tag_missing", t, f"Scope tag {t} no longer exists; it is left out.")
-          for t in sorted(tags & missing["scope_tags"])),
-    ]  # fmt: skip
+        *(
+            _conflict(
+                "filter_missing",
+                f,
+                f"Assignment filter {f} no longer exists; the assignments that use it are skipped.",
+            )
+            for f in sorted(filters & missing["filters"])
+        ),
+        *(
+            _conflict("scope_tag_missing", t, f"Scope tag {t} no longer exists; it is left out.")
+            for t in sorted(tags & missing["scope_tags"])
+        ),
+    ]
     if live is None:
         if not restore.create_missing:
-            return Plan(ItemAction.skip.value, conflicts=conflicts + [_conflict(
-                "missing_update_only", source.graph_id,
-                "Missing in the tenant; this restore only updates existing policies.",
-            )])  # fmt: skip
+            return Plan(
+                ItemAction.skip.value,
+                conflicts=conflicts
+                + [
+                    _conflict(
+                        "missing_update_only",
+                        source.graph_id,
+                        "Missing in the tenant; this restore only updates existing policies.",
+                    )
+                ],
+            )
         return Plan(ItemAction.create.value, conflicts=conflicts)
     backup, current = source.version, live
     if not restore.restore_scope_tags:
@@ -189,18 +218,24 @@ def _conflict(kind: str, ref: str, message: str) -> dict[str, Any]:
 
 def _group_conflict(group_id: str, group_map: dict[str, Any]) -> dict[str, Any]:
     conflict = _conflict(
-        "group_missing", group_id,
+        "group_missing",
+        group_id,
         f"Assignment group {group_id} no longer exists: map it to an existing group, or its "
         "assignments are skipped.",
-    )  # fmt: skip
+    )
     conflict["mapped_to"] = (group_map or {}).get(group_id)
     return conflict
 
 
 async def preview(
-    engine: Engine, graph: GraphClient, *, tenant_id: int, restore_id: int, user_id: int | None,
+    engine: Engine,
+    graph: GraphClient,
+    *,
+    tenant_id: int,
+    restore_id: int,
+    user_id: int | None,
     user_name: str,
-) -> dict[str, int]:  # fmt: skip
+) -> dict[str, int]:
     """Plan the restore against the live tenant; returns the counts by action. Raises NotFound,
     RestoreStateError, or GraphError (nothing is written then)."""
     with session_scope(engine) as session:
@@ -212,8 +247,11 @@ async def preview(
     groups, filters, tags = set(), set(), set()
     for source in sources:
         if source.version is not None:
-            g, f, t = referenced(source.version, assignments=restore.restore_assignments,
-                                 scope_tags=restore.restore_scope_tags)  # fmt: skip
+            g, f, t = referenced(
+                source.version,
+                assignments=restore.restore_assignments,
+                scope_tags=restore.restore_scope_tags,
+            )
             groups |= g
             filters |= f
             tags |= t
@@ -232,22 +270,28 @@ async def preview(
         if source.policy_type in POLICY_TYPES_BY_KEY and source.version is not None:
             by_type.setdefault(source.policy_type, []).append(source.graph_id)
     for policy_type, ids in by_type.items():
-        states = await _live_states(graph, policy_type, ids,
-                                    assignments=restore.restore_assignments)  # fmt: skip
+        states = await _live_states(
+            graph, policy_type, ids, assignments=restore.restore_assignments
+        )
         live.update({(policy_type, gid): state for gid, state in states.items()})
     plans = {
         s.item_id: plan_item(
             s, live.get((s.policy_type, s.graph_id)), restore=restore, missing=missing
-        )  # fmt: skip
+        )
         for s in sources
     }
     return _write_plan(engine, tenant_id, restore_id, plans, user_id=user_id, name=user_name)
 
 
 def _write_plan(
-    engine: Engine, tenant_id: int, restore_id: int, plans: dict[int, Plan], *,
-    user_id: int | None, name: str,
-) -> dict[str, int]:  # fmt: skip
+    engine: Engine,
+    tenant_id: int,
+    restore_id: int,
+    plans: dict[int, Plan],
+    *,
+    user_id: int | None,
+    name: str,
+) -> dict[str, int]:
     counts = dict.fromkeys((a.value for a in ItemAction if a != ItemAction.pending), 0)
     conflicts = 0
     with session_scope(engine) as session:
@@ -257,9 +301,10 @@ def _write_plan(
         items = _T_ITEMS
         for item_id, plan in plans.items():
             session.execute(
-                sa.update(items).where(items.c.id == item_id)
+                sa.update(items)
+                .where(items.c.id == item_id)
                 .values(action=plan.action, changes=plan.changes, conflicts=plan.conflicts)
-            )  # fmt: skip
+            )
             counts[plan.action] += 1
             conflicts += len(plan.conflicts)
         counts["conflicts"] = conflicts

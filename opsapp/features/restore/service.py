@@ -12,9 +12,13 @@ from opsapp.operations.access import NotFound
 
 
 async def preview_restore(
-    *, tenant_id: int, restore_id: int, user_id: int | None, user_name: str,
+    *,
+    tenant_id: int,
+    restore_id: int,
+    user_id: int | None,
+    user_name: str,
     engine: Engine | None = None,
-) -> dict[str, int]:  # fmt: skip
+) -> dict[str, int]:
     """Plan the restore against the live tenant (see preview.preview)."""
     engine = engine or get_engine()
     with session_scope(engine) as session:
@@ -24,6 +28,10 @@ async def preview_restore(
         session.expunge(tenant)
     async with graph_for(tenant) as graph:
         return await preview(
-            engine, graph, tenant_id=tenant_id, restore_id=restore_id, user_id=user_id,
+            engine,
+            graph,
+            tenant_id=tenant_id,
+            restore_id=restore_id,
+            user_id=user_id,
             user_name=user_name,
-        )  # fmt: skip
+        )

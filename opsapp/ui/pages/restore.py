@@ -36,7 +36,7 @@ _RESULT_COLORS = {
 }
 
 
-def status_badge(row: rx.Var) -> rx.Component:
+def status_badge(row: rx.Var, testid: str = "restore-status") -> rx.Component:
     row = row.to(dict[str, Any])
     completed = row["status"] == "completed"
     color = rx.cond(
@@ -45,8 +45,7 @@ def status_badge(row: rx.Var) -> rx.Component:
         rx.match(row["status"], *_STATUS_COLORS.items(), "gray"),
     )
     label = rx.cond(completed, row["outcome_label"], row["status_label"])
-    return rx.badge(label, color_scheme=color, variant="soft", radius="full",
-                    data_testid="restore-status")  # fmt: skip
+    return rx.badge(label, color_scheme=color, variant="soft", radius="full", data_testid=testid)
 
 
 def _href(restore_id: rx.Var) -> rx.Var:
@@ -62,7 +61,7 @@ def _list_row(row: rx.Var) -> rx.Component:
             rx.link("Restore #" + row["id"].to(str), href=_href(row["id"]), weight="medium")
         ),
         rx.table.cell(row["backup_set_name"]),
-        rx.table.cell(status_badge(row)),
+        rx.table.cell(status_badge(row, "restore-row-status")),
         rx.table.cell(row["item_count"].to(str), text_align="right"),
         rx.table.cell(row["created_by"]),
         rx.table.cell(relative_time(row["created_at"])),
@@ -188,12 +187,12 @@ def _options() -> rx.Component:
                 "Restore assignments",
                 "restore_assignments",
                 "Write the backed-up assignments through /assign.",
-            ),  # fmt: skip
+            ),
             _option(
                 "Restore scope tags",
                 "restore_scope_tags",
                 "Write the backed-up scope tags with each policy.",
-            ),  # fmt: skip
+            ),
             rx.radio_group.root(
                 rx.vstack(
                     rx.radio_group.item("Create missing policies, update existing", value="create"),
@@ -240,7 +239,7 @@ def _draft_items() -> rx.Component:
                 + " items selected",
                 size="2",
                 data_testid="restore-selected-count",
-            ),  # fmt: skip
+            ),
             rx.spacer(),
             rx.cond(
                 D.can_restore,
@@ -253,7 +252,7 @@ def _draft_items() -> rx.Component:
                                 D.type_options,
                                 lambda t: rx.select.item(t["label"], value=t["value"]),
                             )
-                        ),  # fmt: skip
+                        ),
                         value="",
                         on_change=D.select_type,
                         size="1",
@@ -307,7 +306,7 @@ def _plan_row(item: rx.Var) -> rx.Component:
                 variant="soft",
                 color_scheme=rx.match(item["action"], *_ACTION_COLORS.items(), "gray"),
             )
-        ),  # fmt: skip
+        ),
         rx.table.cell(_changes(item)),
         rx.table.cell(
             rx.cond(
@@ -317,7 +316,7 @@ def _plan_row(item: rx.Var) -> rx.Component:
                         item["result_label"],
                         variant="outline",
                         color_scheme=rx.match(item["result"], *_RESULT_COLORS.items(), "gray"),
-                    ),  # fmt: skip
+                    ),
                     content=item["result_message"].to(str),
                 ),
                 rx.text("—", color=rx.color("gray", 9)),
@@ -325,7 +324,7 @@ def _plan_row(item: rx.Var) -> rx.Component:
         ),
         rx.table.cell(
             rx.text(item["result_message"], size="1", color=rx.color("gray", 11)), max_width="320px"
-        ),  # fmt: skip
+        ),
         data_testid="restore-item-row",
         data_action=item["action"],
         data_result=item["result"],
@@ -459,7 +458,7 @@ def _confirm() -> rx.Component:
                         ),
                         weight="bold",
                         as_="span",
-                    ),  # fmt: skip
+                    ),
                     " to the live tenant ",
                     rx.text(TenantState.tenant_name, weight="bold", as_="span"),
                     " (",
@@ -499,7 +498,7 @@ def _facts() -> rx.Component:
                 r["backup_set_name"].to(str),
                 href=f"/t/{slug}/backup-sets/" + r["backup_set_id"].to(str),
                 size="2",
-            ),  # fmt: skip
+            ),
             rx.text(r["backup_set_name"].to(str) + " (deleted)", size="2"),
         ),
         rx.text("·", color=rx.color("gray", 9)),
@@ -510,7 +509,7 @@ def _facts() -> rx.Component:
             relative_time(r["created_at"]),
             size="2",
             color=rx.color("gray", 11),
-        ),  # fmt: skip
+        ),
         rx.cond(
             r["operation_run_id"],
             rx.link(
@@ -518,7 +517,7 @@ def _facts() -> rx.Component:
                 href=f"/t/{slug}/operations/" + r["operation_run_id"].to(str),
                 size="2",
                 data_testid="restore-run-link",
-            ),  # fmt: skip
+            ),
             rx.fragment(),
         ),
         spacing="2",

@@ -186,8 +186,7 @@ class RestoreDetailState(RestoreAccess, TenantState):
                 if key:
                     seen.add(key)
                 mapped = (self.restore.get("group_map") or {}).get(c["ref"])
-                out.append({**c, "item": item["display_name"],
-                            "mapped": mapped or SKIP})  # fmt: skip
+                out.append({**c, "item": item["display_name"], "mapped": mapped or SKIP})
         return out
 
     def _restore_id(self) -> int | None:
@@ -236,8 +235,9 @@ class RestoreDetailState(RestoreAccess, TenantState):
         if not isinstance(ctx, TenantContext):
             return ctx
         try:
-            await asyncio.to_thread(_change, ctx.tenant_id, self._restore_id() or 0, action,
-                                    **kwargs)  # fmt: skip
+            await asyncio.to_thread(
+                _change, ctx.tenant_id, self._restore_id() or 0, action, **kwargs
+            )
         except NotFound:
             self.access = "not_found"
             return None

@@ -49,23 +49,32 @@ class Restores:
     def draft(self, set_id: int, **options: Any) -> int:
         with session_scope(self.ops.engine) as session:
             return create_draft(
-                session, tenant_id=self.ops.tenant_id, backup_set_id=set_id,
-                user_id=self.ops.owner_id, user_name="Olga Owner",
-                item_ids=options.pop("item_ids", None), options=Options(**options),
-            ).id  # fmt: skip
+                session,
+                tenant_id=self.ops.tenant_id,
+                backup_set_id=set_id,
+                user_id=self.ops.owner_id,
+                user_name="Olga Owner",
+                item_ids=options.pop("item_ids", None),
+                options=Options(**options),
+            ).id
 
     async def preview(self, restore_id: int) -> dict[str, int]:
         return await preview_restore(
-            tenant_id=self.ops.tenant_id, restore_id=restore_id, user_id=self.ops.owner_id,
-            user_name="Olga Owner", engine=self.ops.engine,
-        )  # fmt: skip
+            tenant_id=self.ops.tenant_id,
+            restore_id=restore_id,
+            user_id=self.ops.owner_id,
+            user_name="Olga Owner",
+            engine=self.ops.engine,
+        )
 
     async def execute(self, restore_id: int):
         async with embedded_worker(engine=self.ops.engine, maintenance=False) as broker:
             done = await adapter.execute(
-                tenant_id=self.ops.tenant_id, restore_id=restore_id,
-                dispatcher=get_dispatcher(), engine=self.ops.engine,
-            )  # fmt: skip
+                tenant_id=self.ops.tenant_id,
+                restore_id=restore_id,
+                dispatcher=get_dispatcher(),
+                engine=self.ops.engine,
+            )
             await broker.wait_all()
         return done
 
@@ -80,14 +89,17 @@ class Restores:
     def graph_id(self, policy_type: str, n: int = 0) -> str:
         return self.ops.scalar(
             "SELECT graph_id FROM policies WHERE tenant_id = :t AND policy_type = :p "
-            "ORDER BY id LIMIT 1 OFFSET :n", t=self.ops.tenant_id, p=policy_type, n=n,
-        )  # fmt: skip
+            "ORDER BY id LIMIT 1 OFFSET :n",
+            t=self.ops.tenant_id,
+            p=policy_type,
+            n=n,
+        )
 
     def runs(self) -> list[dict[str, Any]]:
         with self.ops.engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT * FROM operation_runs WHERE type = 'restore.execute' ORDER BY id"
-            ))  # fmt: skip
+            rows = conn.execute(
+                sa.text("SELECT * FROM operation_runs WHERE type = 'restore.execute' ORDER BY id")
+            )
             return [_decoded(dict(r)) for r in rows.mappings()]
 
 

@@ -22,21 +22,28 @@ from tests.integration.restore.conftest import COMPLIANCE, DC, GRAPH, SC
 async def _change(restores):
     """One setting changed, one compliance policy deleted, one set of assignments changed."""
     changed, deleted, reassigned = (
-        restores.graph_id(DC, 0), restores.graph_id(COMPLIANCE, 0), restores.graph_id(DC, 1)
-    )  # fmt: skip
+        restores.graph_id(DC, 0),
+        restores.graph_id(COMPLIANCE, 0),
+        restores.graph_id(DC, 1),
+    )
     restores.demo.update_policy(GRAPH, DC, changed, {"passwordMinimumLength": 15})
     restores.demo.delete_policy(GRAPH, COMPLIANCE, deleted)
     group = restores.demo.tenant(GRAPH).data.groups.id_at(5)
-    restores.demo.set_assignments(GRAPH, DC, reassigned, [
-        {"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group}}
-    ])  # fmt: skip
+    restores.demo.set_assignments(
+        GRAPH,
+        DC,
+        reassigned,
+        [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group}}],
+    )
     return changed, deleted, reassigned
 
 
 async def test_preview_then_execute_makes_the_tenant_equal_the_backup(restores):
     set_id = await restores.backup()
-    before = {gid: restores.demo.get_policy(GRAPH, DC, gid) for gid in
-              (restores.graph_id(DC, 0), restores.graph_id(DC, 1))}  # fmt: skip
+    before = {
+        gid: restores.demo.get_policy(GRAPH, DC, gid)
+        for gid in (restores.graph_id(DC, 0), restores.graph_id(DC, 1))
+    }
     assignments_before = restores.demo.get_assignments(GRAPH, DC, restores.graph_id(DC, 1))
     changed, deleted, reassigned = await _change(restores)
     restore_id = restores.draft(set_id)
@@ -47,9 +54,12 @@ async def test_preview_then_execute_makes_the_tenant_equal_the_backup(restores):
     items = restores.items(restore_id)
     assert items[changed]["action"] == "update"
     assert [c["path"] for c in items[changed]["changes"]] == ["passwordMinimumLength"]
-    assert items[changed]["changes"][0] == {"path": "passwordMinimumLength", "old": 15,
-                                            "new": before[changed]["passwordMinimumLength"],
-                                            "kind": "changed"}  # fmt: skip
+    assert items[changed]["changes"][0] == {
+        "path": "passwordMinimumLength",
+        "old": 15,
+        "new": before[changed]["passwordMinimumLength"],
+        "kind": "changed",
+    }
     assert items[deleted]["action"] == "create"
     assert items[reassigned]["action"] == "update"
     assert all(c["path"].startswith("assignments[") for c in items[reassigned]["changes"])
@@ -68,8 +78,15 @@ async def test_preview_then_execute_makes_the_tenant_equal_the_backup(restores):
     assert done.dispatched and done.run.id == run["id"]
     [finished] = restores.runs()
     assert (finished["status"], finished["outcome"]) == ("completed", "succeeded"), finished
-    assert finished["summary_counts"] == {"total": 9, "processed": 9, "created": 1, "updated": 2,
-                                          "unchanged": 6, "skipped": 0, "failed": 0}  # fmt: skip
+    assert finished["summary_counts"] == {
+        "total": 9,
+        "processed": 9,
+        "created": 1,
+        "updated": 2,
+        "unchanged": 6,
+        "skipped": 0,
+        "failed": 0,
+    }
     detail = restores.detail(restore_id)
     assert (detail["status"], detail["outcome"]) == ("completed", "succeeded")
     after = restores.demo.get_policy(GRAPH, DC, changed)
@@ -110,15 +127,25 @@ async def test_executing_twice_reuses_the_run_and_a_draft_cannot_execute(restore
     from tests.fakes import RecordingDispatcher
 
     dispatcher = RecordingDispatcher()
-    first = await adapter.execute(tenant_id=restores.ops.tenant_id, restore_id=restore_id,
-                                  dispatcher=dispatcher, engine=restores.ops.engine)  # fmt: skip
-    second = await adapter.execute(tenant_id=restores.ops.tenant_id, restore_id=restore_id,
-                                   dispatcher=dispatcher, engine=restores.ops.engine)  # fmt: skip
+    first = await adapter.execute(
+        tenant_id=restores.ops.tenant_id,
+        restore_id=restore_id,
+        dispatcher=dispatcher,
+        engine=restores.ops.engine,
+    )
+    second = await adapter.execute(
+        tenant_id=restores.ops.tenant_id,
+        restore_id=restore_id,
+        dispatcher=dispatcher,
+        engine=restores.ops.engine,
+    )
     assert first.dispatched and not second.dispatched and first.run.id == second.run.id
     assert dispatcher.dispatched == [first.run.id]
     assert restores.detail(restore_id)["status"] == "running"
-    with pytest.raises(RestoreStateError, match="Only a draft or a previewed"), \
-            session_scope(restores.ops.engine) as s:  # fmt: skip
+    with (
+        pytest.raises(RestoreStateError, match="Only a draft or a previewed"),
+        session_scope(restores.ops.engine) as s,
+    ):
         discard(s, tenant_id=restores.ops.tenant_id, restore_id=restore_id)
 
 
@@ -152,9 +179,12 @@ async def test_update_only_skips_missing_policies(restores):
 async def test_a_missing_group_is_a_conflict_that_can_be_mapped(restores):
     policy = restores.graph_id(DC, 3)
     ghost = "0badc0de-0000-4000-8000-000000000001"
-    restores.demo.set_assignments(GRAPH, DC, policy, [
-        {"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": ghost}}
-    ])  # fmt: skip
+    restores.demo.set_assignments(
+        GRAPH,
+        DC,
+        policy,
+        [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": ghost}}],
+    )
     await restores.ops.start("policy.sync")
     set_id = restores.ops.new_set("With a ghost group")
     pid = restores.ops.scalar("SELECT id FROM policies WHERE graph_id = :g", g=policy)
@@ -167,8 +197,13 @@ async def test_a_missing_group_is_a_conflict_that_can_be_mapped(restores):
     assert [(c["kind"], c["ref"]) for c in item["conflicts"]] == [("group_missing", ghost)]
     existing = restores.demo.tenant(GRAPH).data.groups.id_at(2)
     with session_scope(restores.ops.engine) as s:
-        map_group(s, tenant_id=restores.ops.tenant_id, restore_id=restore_id, group_id=ghost,
-                  target=existing)  # fmt: skip
+        map_group(
+            s,
+            tenant_id=restores.ops.tenant_id,
+            restore_id=restore_id,
+            group_id=ghost,
+            target=existing,
+        )
     await restores.execute(restore_id)
     assert [a["target"]["groupId"] for a in restores.demo.get_assignments(GRAPH, DC, policy)] == [
         existing
@@ -214,8 +249,12 @@ async def test_a_dispatched_restore_whose_message_was_lost_is_reaped(restores):
     await restores.preview(restore_id)
     with restores.ops.engine.begin() as conn:
         assert reap_lost_runs(conn, now=utcnow() + timedelta(days=1)) == []  # held: waits
-    done = await adapter.execute(tenant_id=restores.ops.tenant_id, restore_id=restore_id,
-                                 dispatcher=RecordingDispatcher(), engine=restores.ops.engine)  # fmt: skip
+    done = await adapter.execute(
+        tenant_id=restores.ops.tenant_id,
+        restore_id=restore_id,
+        dispatcher=RecordingDispatcher(),
+        engine=restores.ops.engine,
+    )
     with restores.ops.engine.begin() as conn:  # dispatched, never picked up: lost
         assert reap_lost_runs(conn, now=utcnow() + timedelta(days=1)) == [done.run.id]
     detail = restores.detail(restore_id)

@@ -27,9 +27,15 @@ def _json(e2e, *args: str) -> dict:
 
 def _graph_ids(e2e, policy_type: str, n: int) -> list[str]:
     with e2e.engine.connect() as conn:
-        return list(conn.execute(sa.text(
-            "SELECT graph_id FROM policies WHERE policy_type = :p AND removed_at IS NULL "
-            "ORDER BY id LIMIT :n"), {"p": policy_type, "n": n}).scalars())  # fmt: skip
+        return list(
+            conn.execute(
+                sa.text(
+                    "SELECT graph_id FROM policies WHERE policy_type = :p AND removed_at IS NULL "
+                    "ORDER BY id LIMIT :n"
+                ),
+                {"p": policy_type, "n": n},
+            ).scalars()
+        )
 
 
 async def test_cli_preview_execute_through_the_worker_restores_the_tenant(e2e):
@@ -40,10 +46,15 @@ async def test_cli_preview_execute_through_the_worker_restores_the_tenant(e2e):
     ids = []
     with e2e.engine.connect() as conn:
         for policy_type in (DC, COMPLIANCE):
-            ids += list(conn.execute(sa.text(
-                "SELECT id FROM policies WHERE tenant_id = :t AND policy_type = :p "
-                "AND removed_at IS NULL ORDER BY id LIMIT 3"),
-                {"t": tenant_id, "p": policy_type}).scalars())  # fmt: skip
+            ids += list(
+                conn.execute(
+                    sa.text(
+                        "SELECT id FROM policies WHERE tenant_id = :t AND policy_type = :p "
+                        "AND removed_at IS NULL ORDER BY id LIMIT 3"
+                    ),
+                    {"t": tenant_id, "p": policy_type},
+                ).scalars()
+            )
     added = await e2e.run("backup_set.add_policies", backup_set_id=set_id, policy_ids=ids)
     assert added["outcome"] == "succeeded", added
 
@@ -54,11 +65,13 @@ async def test_cli_preview_execute_through_the_worker_restores_the_tenant(e2e):
         await admin.patch(f"/{DC}/{changed}", json={"passwordMinimumLength": 15})
         assert (await admin.delete(f"/{COMPLIANCE}/{deleted}")).status_code == 200
 
-    refused = e2e.cli("restore", "create", "--tenant", "contoso", "--as", OPERATOR,
-                      "--backup-set", str(set_id))  # fmt: skip
+    refused = e2e.cli(
+        "restore", "create", "--tenant", "contoso", "--as", OPERATOR, "--backup-set", str(set_id)
+    )
     assert refused.returncode == 3, refused.stderr
-    draft = _json(e2e, "restore", "create", "--tenant", "contoso", "--as", OWNER,
-                  "--backup-set", str(set_id))  # fmt: skip
+    draft = _json(
+        e2e, "restore", "create", "--tenant", "contoso", "--as", OWNER, "--backup-set", str(set_id)
+    )
     assert (draft["status"], len(draft["items"]), draft["operation_run_id"]) == ("draft", 6, None)
     plan = _json(e2e, "restore", "preview", str(draft["id"]), "--as", OWNER)
     actions = {i["graph_id"]: i["action"] for i in plan["items"]}
@@ -66,8 +79,9 @@ async def test_cli_preview_execute_through_the_worker_restores_the_tenant(e2e):
     assert sorted(actions.values()).count("unchanged") == 4
     assert plan["status"] == "previewed" and plan["run_status"] == "queued"
 
-    done = _json(e2e, "restore", "execute", str(draft["id"]), "--as", OWNER, "--wait",
-                 "--timeout", "60")  # fmt: skip
+    done = _json(
+        e2e, "restore", "execute", str(draft["id"]), "--as", OWNER, "--wait", "--timeout", "60"
+    )
     assert done["dispatched"] and done["run"]["status"] == "completed", done
     assert done["run"]["outcome"] == "succeeded", done
     assert "Executing task opsapp.op.restore.execute" in e2e.worker.log_tail(200_000)

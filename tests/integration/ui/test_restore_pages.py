@@ -53,22 +53,36 @@ async def _backup(engine, tenant, per_type: int = 2) -> int:
                     " policy_type, display_name, :yes, :yes, :now FROM policies "
                     "WHERE tenant_id = :t AND policy_type = :p ORDER BY id LIMIT :n"
                 ),
-                {"s": set_id, "t": tenant.id, "p": policy_type, "n": per_type, "yes": True,
-                 "now": "2026-01-01 00:00:00"},
-            )  # fmt: skip
+                {
+                    "s": set_id,
+                    "t": tenant.id,
+                    "p": policy_type,
+                    "n": per_type,
+                    "yes": True,
+                    "now": "2026-01-01 00:00:00",
+                },
+            )
     return set_id
 
 
 def _list(token: str, slug: str = "contoso"):
-    return make_state(RestoreListState, route=LIST_ROUTE, path=f"/t/{slug}/restore",
-                      params={"tenant_slug": slug}, token=token)  # fmt: skip
+    return make_state(
+        RestoreListState,
+        route=LIST_ROUTE,
+        path=f"/t/{slug}/restore",
+        params={"tenant_slug": slug},
+        token=token,
+    )
 
 
 def _detail(token: str, restore_id, slug: str = "contoso"):
     return make_state(
-        RestoreDetailState, route=DETAIL_ROUTE, path=f"/t/{slug}/restore/{restore_id}",
-        params={"tenant_slug": slug, "restore_run_id": str(restore_id)}, token=token,
-    )  # fmt: skip
+        RestoreDetailState,
+        route=DETAIL_ROUTE,
+        path=f"/t/{slug}/restore/{restore_id}",
+        params={"tenant_slug": slug, "restore_run_id": str(restore_id)},
+        token=token,
+    )
 
 
 def _scalar(engine, sql: str):
@@ -79,8 +93,10 @@ def _scalar(engine, sql: str):
 def _runs(engine) -> list[dict]:
     t = OperationRun.__table__
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(t).where(t.c.type == "restore.execute"))
-                .mappings()]  # fmt: skip
+        return [
+            dict(r)
+            for r in conn.execute(sa.select(t).where(t.c.type == "restore.execute")).mappings()
+        ]
 
 
 async def test_owner_drafts_narrows_previews_and_executes_once(
@@ -139,9 +155,15 @@ async def test_others_see_the_restore_but_every_change_is_refused(
     page = _detail(token, restore_id)
     await run_handler(page.load())
     assert page.access == "ok" and not page.can_restore
-    for event in (page.preview(), page.execute(), page.discard(), page.select_all(),
-                  page.toggle_item(page.choices[0]["id"], False), page.open_confirm(),
-                  page.set_option("restore_assignments", False)):  # fmt: skip
+    for event in (
+        page.preview(),
+        page.execute(),
+        page.discard(),
+        page.select_all(),
+        page.toggle_item(page.choices[0]["id"], False),
+        page.open_confirm(),
+        page.set_option("restore_assignments", False),
+    ):
         assert "Not allowed" in describe(await run_handler(event))
     listing = _list(token)
     await run_handler(listing.load())
