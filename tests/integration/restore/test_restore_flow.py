@@ -4,14 +4,17 @@ tenant equals the backup; the adapter's run from `previewed` on; faults and bad 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from opsapp.db import session_scope
 from opsapp.features.drift.generate import generate_drift
 from opsapp.features.restore.drafts import discard, map_group, set_selection
 from opsapp.features.restore.errors import RestoreInputError, RestoreStateError
+from opsapp.models import PolicyVersion
 from opsapp.models.types import utcnow
 from opsapp.operations.access import NotFound
 from opsapp.operations.catalog import get_type
@@ -259,3 +262,62 @@ async def test_a_dispatched_restore_whose_message_was_lost_is_reaped(restores):
         assert reap_lost_runs(conn, now=utcnow() + timedelta(days=1)) == [done.run.id]
     detail = restores.detail(restore_id)
     assert (detail["status"], detail["outcome"]) == ("completed", "failed")
+
+
+async def test_one_item_failing_leaves_the_others_written_and_the_run_partial(restores):
+    set_id = await restores.backup(per_type=3, types=(DC,))
+    ids = [restores.graph_id(DC, n) for n in range(3)]
+    for gid in ids:
+        restores.demo.update_policy(GRAPH, DC, gid, {"passwordMinimumLength": 15})
+    # One item's captured payload is broken (no @odata.type); another is refused by Graph.
+    with restores.ops.engine.begin() as conn:
+        version = conn.execute(
+            sa.text("SELECT current_version_id FROM policies WHERE graph_id = :g"), {"g": ids[0]}
+        ).scalar()
+        payload = conn.execute(
+            sa.text("SELECT payload FROM policy_versions WHERE id = :v"), {"v": version}
+        ).scalar()
+        payload = json.loads(payload) if isinstance(payload, str) else dict(payload)
+        payload.pop("@odata.type")
+        conn.execute(
+            sa.update(PolicyVersion.__table__)
+            .where(PolicyVersion.id == version)
+            .values(payload=payload)
+        )
+    restore_id = restores.draft(set_id)
+    await restores.preview(restore_id)
+    restores.demo.set_faults(GRAPH, forbidden=[f"deviceManagement/deviceConfigurations/{ids[1]}"])
+    await restores.execute(restore_id)
+    [run] = restores.runs()
+    assert (run["status"], run["outcome"]) == ("completed", "partially_succeeded"), run
+    assert run["summary_counts"]["updated"] == 1 and run["summary_counts"]["failed"] == 2
+    codes = sorted(f["code"] for f in run["failures"])
+    assert codes == ["graph.forbidden", "restore.payload_invalid"]
+    items = restores.items(restore_id)
+    assert items[ids[0]]["result"] == "failed" and "@odata.type" in items[ids[0]]["result_message"]
+    assert (
+        items[ids[1]]["result"] == "failed" and "ReadWrite.All" in items[ids[1]]["result_message"]
+    )
+    assert items[ids[2]]["result"] == "updated"
+    assert restores.demo.get_policy(GRAPH, DC, ids[2])["passwordMinimumLength"] != 15
+    assert restores.detail(restore_id)["outcome"] == "partially_succeeded"
+
+
+async def test_server_errors_are_retried_then_fail_only_that_item(restores):
+    set_id = await restores.backup(per_type=1, types=(DC,))
+    gid = restores.graph_id(DC, 0)
+    restores.demo.update_policy(GRAPH, DC, gid, {"passwordMinimumLength": 15})
+    restore_id = restores.draft(set_id)
+    await restores.preview(restore_id)
+    restores.demo.set_faults(GRAPH, error_first=2, error_status=500)  # fewer than the retries
+    await restores.execute(restore_id)
+    [run] = restores.runs()
+    assert run["outcome"] == "succeeded", run  # PATCH is idempotent: retried, then written
+    restores.demo.clear_faults(GRAPH)
+    restores.demo.update_policy(GRAPH, DC, gid, {"passwordMinimumLength": 15})
+    second = restores.draft(set_id)
+    await restores.preview(second)
+    restores.demo.set_faults(GRAPH, error_first=100, error_status=503)
+    await restores.execute(second)
+    last = restores.runs()[-1]
+    assert last["outcome"] == "failed" and last["failures"][0]["code"] == "graph.unavailable"
