@@ -18,6 +18,18 @@ _RUNS = OperationRun.__table__
 _RESTORES = RestoreRun.__table__
 
 
+def _plan(counts) -> dict[str, int]:
+    """The preview counts the demo run's own counts imply."""
+    counts = json.loads(counts) if isinstance(counts, str) else dict(counts or {})
+    return {
+        "create": int(counts.get("created", 0)),
+        "update": int(counts.get("updated", 0)) + int(counts.get("failed", 0)),
+        "unchanged": int(counts.get("unchanged", 0)),
+        "skip": int(counts.get("skipped", 0)),
+        "conflicts": 0,
+    }
+
+
 def link_demo_restores(conn: Connection, ids: TenantIds, *, tenant_id: int) -> int:
     """Create the restores of the tenant's demo restore runs; returns how many."""
     runs = (
@@ -45,7 +57,7 @@ def link_demo_restores(conn: Connection, ids: TenantIds, *, tenant_id: int) -> i
                 restore_scope_tags=True,
                 create_missing=True,
                 group_map={},
-                preview_counts={},
+                preview_counts=_plan(run["summary_counts"]),
                 operation_run_id=run["id"],
                 created_by_user_id=run["user_id"],
                 created_by_name=run["initiator_name"],

@@ -89,6 +89,7 @@ def test_owner_previews_and_executes_a_restore(prod_app: RunningApp, demo_graph:
         timeout=RUN_TIMEOUT_MS
     )
     expect(owner.get_by_test_id("restore-status")).to_have_text("Previewed")
+    expect(owner.get_by_test_id("restore-plan-counts")).to_contain_text("Update: 1")
     updated = owner.locator("[data-testid=restore-item-row][data-action=update]")
     expect(updated).to_have_count(1)
     expect(updated).to_contain_text(target["display_name"])
@@ -132,6 +133,7 @@ def test_operators_and_readers_have_no_restore_controls(prod_app: RunningApp, ne
         page.wait_for_url(RESTORE_URL)
         page.get_by_test_id("restore-status").wait_for()
         expect(page.get_by_test_id("restore-preview")).to_have_count(0)
+        expect(page.get_by_test_id("restore-plan-counts")).not_to_contain_text("undefined")
         expect(page.get_by_test_id("restore-execute")).to_have_count(0)
     if who == "reader":
         shot(page, "restore-reader")

@@ -49,6 +49,20 @@ RESULT_LABELS = {
     "failed": "Failed",
 }
 MAX_GROUP_CHOICES = 500
+_PLAN_KEYS = (
+    ("create", "Create"),
+    ("update", "Update"),
+    ("unchanged", "Unchanged"),
+    ("skip", "Skip"),
+    ("conflicts", "Conflicts"),
+)
+
+
+def _plan_counts(counts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The preview's counts as chips ([] before any preview)."""
+    if not counts:
+        return []
+    return [{"label": label, "value": int(counts.get(key) or 0)} for key, label in _PLAN_KEYS]
 
 
 def _row(restore: RestoreRun, run: OperationRun | None, item_count: int) -> dict[str, Any]:
@@ -66,6 +80,7 @@ def _row(restore: RestoreRun, run: OperationRun | None, item_count: int) -> dict
         "restore_scope_tags": restore.restore_scope_tags,
         "create_missing": restore.create_missing,
         "preview_counts": dict(restore.preview_counts or {}),
+        "plan_counts": _plan_counts(restore.preview_counts or {}),
         "group_map": dict(restore.group_map or {}),
         "operation_run_id": restore.operation_run_id,
         "run_status": run.status if run is not None else "",

@@ -362,16 +362,16 @@ def _conflict_row(c: rx.Var) -> rx.Component:
 
 
 def _counts() -> rx.Component:
-    counts = D.restore["preview_counts"].to(dict[str, int])
-    chip = lambda label, key: rx.badge(  # noqa: E731
-        label + ": " + counts[key].to(str), variant="surface", color_scheme="gray", size="2"
-    )
     return rx.hstack(
-        chip("Create", "create"),
-        chip("Update", "update"),
-        chip("Unchanged", "unchanged"),
-        chip("Skip", "skip"),
-        chip("Conflicts", "conflicts"),
+        rx.foreach(
+            D.restore["plan_counts"].to(list[dict[str, Any]]),
+            lambda c: rx.badge(
+                c["label"].to(str) + ": " + c["value"].to(str),
+                variant="surface",
+                color_scheme="gray",
+                size="2",
+            ),
+        ),
         spacing="2",
         wrap="wrap",
         data_testid="restore-plan-counts",
@@ -399,14 +399,17 @@ def _plan() -> rx.Component:
         overflow_x="auto",
         width="100%",
     )
+    no_items = rx.text(
+        "No items are recorded for this restore.", size="2", color=rx.color("gray", 11)
+    )
     return rx.vstack(
-        rx.cond(D.restore["previewed_at"], _counts(), rx.fragment()),
+        _counts(),
         rx.cond(
             D.conflicts.length() > 0,
             section("Conflicts", rx.foreach(D.conflicts, _conflict_row)),
             rx.fragment(),
         ),
-        table,
+        rx.cond(D.items.length() > 0, table, no_items),
         spacing="3",
         width="100%",
     )
