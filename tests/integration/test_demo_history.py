@@ -299,6 +299,7 @@ def test_demo_restore_runs_open_their_restore(engine, seeded):
             detail = get_restore_detail(session, tenant_id=run.tenant_id, restore_id=restore_id)
             assert (detail["status"], detail["outcome"]) == ("completed", run.outcome)
             plan = {c["label"]: c["value"] for c in detail["plan_counts"]}
-            assert plan["Update"] + plan["Create"] + plan["Unchanged"] + plan["Skip"] == (
-                run.summary_counts["total"]
+            assert (
+                plan["Update"] + plan["Create"] + plan["Unchanged"] + plan["Skip"]
+                == (run.summary_counts["total"])
             )
