@@ -7,11 +7,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from opsapp.models import BackupSet
+from opsapp.features.drift.queries import get_baseline
 from opsapp.operations.access import NotFound
 
 
 def check_baseline(session: Session, tenant_id: int, inputs: dict[str, Any]) -> None:
-    baseline = session.get(BackupSet, inputs["baseline_id"])
-    if baseline is None or baseline.tenant_id != tenant_id:
+    if get_baseline(session, tenant_id=tenant_id, baseline_id=inputs["baseline_id"]) is None:
         raise NotFound("Baseline backup set not found")

@@ -291,7 +291,9 @@ async def execute_restore(
             failures.append(outcome.failure)
 
     # Unchanged and skipped items need no Graph call: recorded together, in one transaction.
-    quiet = [(w[0], _quiet(w[1])) for w in work if _quiet(w[1]) is not None]
+    outcomes = [_quiet(w[1]) for w in work]
+    quiet = [(w[0], o) for w, o in zip(work, outcomes, strict=True) if o is not None]
+    loud = [w for w, o in zip(work, outcomes, strict=True) if o is None]
     await asyncio.to_thread(_record_quiet, engine, quiet)
     for _source, outcome in quiet:
         count(outcome)
@@ -306,7 +308,7 @@ async def execute_restore(
         await report_progress(dict(counts))
 
     try:
-        await asyncio.gather(*(one(*w) for w in work if _quiet(w[1]) is None))
+        await asyncio.gather(*(one(*w) for w in loud))
     finally:
         outcome = decide_outcome(counts, failures, None)
         await asyncio.to_thread(adapter.finish, engine, restore_id, outcome)

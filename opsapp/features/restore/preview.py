@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from opsapp.db import session_scope
 from opsapp.features.drift.diff import compare
+from opsapp.features.policies.snapshots import Snapshot
 from opsapp.features.restore import adapter
 from opsapp.features.restore.drafts import get_restore
 from opsapp.features.restore.errors import RestoreStateError
@@ -114,11 +115,13 @@ async def _live_states(
                 raise answer
             live[gid] = None
         else:
-            payload = {
-                k: v for k, v in answer.items() if not k.startswith("@odata.") or k == "@odata.type"
+            # Shaped like a captured version (policy sync's own snapshot rules).
+            snap = Snapshot(policy_type, gid, answer)
+            live[gid] = {
+                "payload": snap.stored_payload,
+                "assignments": [],
+                "scope_tags": snap.scope_tags,
             }
-            tags = sorted(str(t) for t in payload.get("roleScopeTagIds") or [])
-            live[gid] = {"payload": payload, "assignments": [], "scope_tags": tags}
     present = [gid for gid, state in live.items() if state is not None]
     if present and policy_type == SETTINGS_CATALOG:
         for gid, settings in (await graph.list_policy_settings_many(present)).items():
@@ -298,7 +301,7 @@ def _write_plan(
         restore = get_restore(session, tenant_id=tenant_id, restore_id=restore_id)
         if restore.status not in (RestoreStatus.draft.value, RestoreStatus.previewed.value):
             raise RestoreStateError("This restore started running while it was previewed.")
-        items = _T_ITEMS
+        items = RestoreItem.__table__
         for item_id, plan in plans.items():
             session.execute(
                 sa.update(items)
@@ -314,6 +317,3 @@ def _write_plan(
         adapter.attach_run(session, restore, user_id=user_id, name=name)
         session.add(restore)
     return counts
-
-
-_T_ITEMS = RestoreItem.__table__

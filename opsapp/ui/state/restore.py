@@ -134,7 +134,11 @@ def _detail(tenant_id: int, restore_id: int) -> tuple[dict | None, list, list]:
             if detail["status"] == "draft" and detail["backup_set_id"]
             else []
         )
-        groups = queries.group_choices(session, tenant_id=tenant_id)
+        # The mapping select is only offered for a missing group: read the groups only then.
+        missing_group = any(
+            c.get("kind") == "group_missing" for i in detail["items"] for c in i["conflicts"]
+        )
+        groups = queries.group_choices(session, tenant_id=tenant_id) if missing_group else []
         return detail, choices, groups
 
 
