@@ -282,16 +282,12 @@ def cmd_ops_prune(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    argv = [
-        sys.executable,
-        "-m",
-        "taskiq",
-        "worker",
-        "opsapp.worker.app:broker",
-        "--workers",
-        str(args.workers),
-    ]
-    os.execv(sys.executable, argv)
+    # One process execs the runner itself (its PID is the worker's: signals reach it directly).
+    if args.workers == 1:
+        os.execv(sys.executable, [sys.executable, "-m", "opsapp.worker.runner"])
+    from opsapp.worker.runner import supervise
+
+    sys.exit(supervise(args.workers))
 
 
 def cmd_scheduler(args: argparse.Namespace) -> None:
@@ -376,7 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", required=True)
     p.add_argument("--type")
     p.add_argument("--state", choices=list(STATE_BUCKETS))
-    p.add_argument("--since", default="30d", help="time range such as 12h, 30d, 2w, or 'all'")
+    p.add_argument(
+        "--since",
+        default="30d",
+        help="only runs created in the last N minutes, hours, days or weeks: 90m, 12h, 30d (the "
+        "last 30 days; the default) or 2w, without a sign; or 'all'",
+    )
     p.add_argument("--initiator")
     p.add_argument("--limit", type=int_in(1, MAX_INT64), default=50)
     p.add_argument("--offset", type=int_in(0, MAX_INT64), default=0)
@@ -387,8 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--older-than-days", type=int_in(1, MAX_RETENTION_DAYS), default=None, help="1 to 36500"
     )
 
-    p = _add(groups, "worker", cmd_worker, "run a taskiq worker (Redis broker)")
-    p.add_argument("--workers", type=int_in(1, 256), default=1)
+    p = _add(
+        groups,
+        "worker",
+        cmd_worker,
+        "run worker processes (Redis broker); SIGTERM stops them gracefully",
+    )
+    p.add_argument("--workers", type=int_in(1, 256), default=1, help="processes (1 to 256)")
     _add(
         groups,
         "scheduler",
@@ -484,12 +490,12 @@ def main(argv: list[str] | None = None) -> int:
         from opsapp.bootstrap import init_process
 
         init_process("cli")
-        args.handler(args)
+        code = args.handler(args)  # None: success; an exit code when the result is incomplete
     except (Exception, KeyboardInterrupt) as exc:  # one sanitized line, never a traceback
         logs.finish(succeeded=False)
         return _fail(exc)
     logs.finish(succeeded=True)
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":  # pragma: no cover

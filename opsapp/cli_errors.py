@@ -3,7 +3,9 @@
 Exit codes (README, "Command line"):
   0 success · 1 unexpected internal error · 2 bad input · 3 not allowed · 4 not found ·
   5 unsafe or incomplete configuration · 6 database unavailable (locked, unreachable, not
-  migrated) · 7 task queue (broker) unavailable · 130 interrupted.
+  migrated) · 7 task queue (broker) unavailable · 8 done, but not everything could be processed
+  (the output says what was left; e.g. `secrets rotate` with an unreadable secret) ·
+  130 interrupted.
 A message never names a Python exception class and never spans more than one line.
 """
 
@@ -15,6 +17,7 @@ EXIT_ERROR, EXIT_USAGE, EXIT_DENIED, EXIT_NOT_FOUND = 1, 2, 3, 4
 EXIT_CONFIG = 5  # the settings are unsafe or incomplete (opsapp.settings_guard)
 EXIT_DATABASE = 6  # the database is locked, unreachable or has no schema
 EXIT_BROKER = 7  # the task queue (Redis) is unreachable
+EXIT_INCOMPLETE = 8  # the command did its work and printed its result, but left some items out
 EXIT_INTERRUPTED = 130
 EXIT_CODES = frozenset(
     {
@@ -25,6 +28,7 @@ EXIT_CODES = frozenset(
         EXIT_CONFIG,
         EXIT_DATABASE,
         EXIT_BROKER,
+        EXIT_INCOMPLETE,
         EXIT_INTERRUPTED,
     }
 )

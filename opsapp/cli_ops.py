@@ -11,6 +11,7 @@ from opsapp.db import session_scope
 from opsapp.models import OperationRun, Tenant, User
 from opsapp.operations.serialize import run_to_dict
 from opsapp.operations.service import start_operation
+from opsapp.operations.status import RunStatus
 from opsapp.settings import get_settings
 from opsapp.worker.embedded import embedded_worker, get_dispatcher
 
@@ -25,7 +26,7 @@ def _load(run_id: int) -> OperationRun:
 async def _wait_completed(run_id: int, timeout: float) -> OperationRun:
     deadline = time.monotonic() + timeout
     run = _load(run_id)
-    while run.status != "completed" and time.monotonic() < deadline:
+    while run.status != RunStatus.completed and time.monotonic() < deadline:
         await asyncio.sleep(POLL_SECONDS)
         run = _load(run_id)
     return run
@@ -44,6 +45,6 @@ async def start_from_cli(
     else:
         result = await start_operation(**kwargs, dispatcher=get_dispatcher())
     run = _load(result.run.id)
-    if wait and run.status != "completed":
+    if wait and run.status != RunStatus.completed:
         run = await _wait_completed(run.id, timeout)
     return {"created": result.created, "run": run_to_dict(run, tenant_slug=tenant.slug)}

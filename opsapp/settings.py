@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     queued_timeout_seconds: float = Field(
         default=3600.0, gt=0, alias="OPSAPP_QUEUED_TIMEOUT_SECONDS"
     )
+    # The outbox: a queued run nobody claimed this long after its message was sent is sent again
+    # by a worker's relay (then after twice as long, … up to redeliver_max_seconds). A duplicate
+    # message is harmless: the claim runs a run once.
+    redeliver_after_seconds: float = Field(
+        default=15.0, gt=0, alias="OPSAPP_REDELIVER_AFTER_SECONDS"
+    )
+    redeliver_max_seconds: float = Field(default=120.0, gt=0, alias="OPSAPP_REDELIVER_MAX_SECONDS")
     dispatch_timeout_seconds: float = Field(
         default=2.0, gt=0, alias="OPSAPP_DISPATCH_TIMEOUT_SECONDS"
     )

@@ -27,6 +27,8 @@ def _in_predicate(statuses: frozenset[RunStatus]) -> sa.TextClause:
 ACTIVE_PREDICATE = _in_predicate(ACTIVE_STATUSES)
 # Renders as: status = 'completed'
 COMPLETED_PREDICATE = _in_predicate(TERMINAL_STATUSES)
+# The outbox index's predicate: a run still waiting to be (re-)sent.
+OUTBOX_PREDICATE = sa.text("next_send_at IS NOT NULL")
 
 
 def _token_enum(enum_cls: type, length: int) -> sa.Enum:
@@ -62,6 +64,14 @@ class OperationRun(SQLModel, table=True):
             postgresql_where=COMPLETED_PREDICATE,
             sqlite_where=COMPLETED_PREDICATE,
         ),
+        # The outbox: queued runs whose message may need (re-)sending. Only they have a
+        # next_send_at (a claim or a completion clears it), so the relay's scan stays tiny.
+        sa.Index(
+            "ix_operation_runs_next_send",
+            "next_send_at",
+            postgresql_where=OUTBOX_PREDICATE,
+            sqlite_where=OUTBOX_PREDICATE,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -84,5 +94,11 @@ class OperationRun(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Written by the worker while it executes the run; a stale heartbeat means the worker died.
     heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # How many times a worker picked the run up (a redelivery after a lost worker counts).
+    # How many times a worker picked the run up (a take-over or a hand-back counts). It is also
+    # the attempt token: a worker's heartbeats, progress and completion carry the value its claim
+    # set, so a worker that was frozen while another took the run over writes nothing.
     attempts: int = Field(default=0)
+    # The outbox (see opsapp.operations.outbox): while the run is queued, when a worker's relay
+    # should send its message again if nobody has claimed it by then. NULL once claimed or
+    # completed, and for a held run that was not dispatched yet.
+    next_send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

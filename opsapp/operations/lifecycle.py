@@ -1,6 +1,12 @@
 """Run lifecycle writes. Each is ONE guarded UPDATE (… WHERE status IN <allowed sources>), so
 concurrent workers, redelivered messages and the reaper cannot move a run illegally, and a
-completed run never changes again. Tracking a run costs: insert, mark running, complete."""
+completed run never changes again. Tracking a run costs: insert, mark running, complete.
+
+Fencing: a claim increments `attempts` and returns the new value, the attempt token. A worker
+passes its token to heartbeat / update_progress / record_produced / complete_run / hand_back,
+which then match only while `attempts` still equals it. A worker that froze (GC pause, SIGSTOP,
+a paused VM) while another worker took its run over therefore writes nothing when it resumes:
+its heartbeat says False and it abandons the body."""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from opsapp.db import get_engine
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations.failures import merge_failures
+from opsapp.operations.notifications import add_completed
 from opsapp.operations.status import (
     TERMINAL_STATUSES,
     IllegalTransition,
@@ -75,33 +82,61 @@ def _update(engine: Engine, stmt) -> list[Any]:
         return list(conn.execute(stmt.returning(_T.c.id)).scalars())
 
 
-def mark_running(
+def fenced(attempt: int | None):
+    """SQL predicate: the run is still on attempt `attempt` (no predicate for None: callers
+    outside a worker, e.g. an adapter failing a run it never claimed)."""
+    return sa.true() if attempt is None else _T.c.attempts == attempt
+
+
+def claim_run(
     run_id: int, *, lost_after: timedelta, engine: Engine | None = None, now: datetime | None = None
-) -> Claim:
-    """Claim a queued run for execution (or take over one whose worker stopped heartbeating)."""
+) -> tuple[Claim, int | None]:
+    """Claim a queued run for execution (or take over one whose worker stopped heartbeating).
+    Returns the claim and, when it says execute, the attempt token of this execution."""
     engine, now = engine or get_engine(), now or utcnow()
     values = dict(
         heartbeat_at=now,
         updated_at=now,
         started_at=sa.func.coalesce(_T.c.started_at, now),
         attempts=_T.c.attempts + 1,
+        next_send_at=None,  # claimed: the outbox has nothing left to deliver
     )
-    if _update(engine, transition(RunStatus.running, _T.c.id == run_id, values=values)):
-        return Claim.claimed
-    stale = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at) < now - lost_after
-    if _update(engine, while_in(RunStatus.running, _T.c.id == run_id, stale).values(**values)):
-        return Claim.taken_over
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        stmt = transition(RunStatus.running, _T.c.id == run_id, values=values)
+        attempt = conn.execute(stmt.returning(_T.c.attempts)).scalar()
+        if attempt is not None:
+            return Claim.claimed, attempt
+        stale = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at) < now - lost_after
+        stmt = while_in(RunStatus.running, _T.c.id == run_id, stale).values(**values)
+        attempt = conn.execute(stmt.returning(_T.c.attempts)).scalar()
+        if attempt is not None:
+            return Claim.taken_over, attempt
         status = conn.execute(sa.select(_T.c.status).where(_T.c.id == run_id)).scalar()
     if status is None:
-        return Claim.missing
-    return Claim.already_completed if status in TERMINAL_STATUSES else Claim.running_elsewhere
+        return Claim.missing, None
+    if status in TERMINAL_STATUSES:
+        return Claim.already_completed, None
+    return Claim.running_elsewhere, None
 
 
-def heartbeat(run_id: int, *, engine: Engine | None = None, now: datetime | None = None) -> bool:
-    """Tell the reaper this run's worker is alive. False when the run is no longer running."""
+def mark_running(
+    run_id: int, *, lost_after: timedelta, engine: Engine | None = None, now: datetime | None = None
+) -> Claim:
+    """claim_run without the token (callers that do not fence)."""
+    return claim_run(run_id, lost_after=lost_after, engine=engine, now=now)[0]
+
+
+def heartbeat(
+    run_id: int,
+    *,
+    attempt: int | None = None,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Tell the reaper this run's worker is alive. False when the run is no longer running —
+    or no longer this worker's attempt (it was taken over): the worker must then stop."""
     engine, now = engine or get_engine(), now or utcnow()
-    stmt = while_in(RunStatus.running, _T.c.id == run_id)
+    stmt = while_in(RunStatus.running, _T.c.id == run_id, fenced(attempt))
     return bool(_update(engine, stmt.values(heartbeat_at=now)))
 
 
@@ -109,33 +144,57 @@ def update_progress(
     run_id: int,
     counts: Mapping[str, int],
     *,
+    attempt: int | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Store the running counts (validated by the caller) and count as a heartbeat."""
+    """Store the running counts (validated by the caller) and count as a heartbeat. False when
+    the run is no longer running on this attempt."""
     engine, now = engine or get_engine(), now or utcnow()
-    stmt = while_in(RunStatus.running, _T.c.id == run_id)
+    stmt = while_in(RunStatus.running, _T.c.id == run_id, fenced(attempt))
     return bool(
         _update(engine, stmt.values(summary_counts=dict(counts), heartbeat_at=now, updated_at=now))
     )
 
 
 def record_produced(
-    run_id: int, produced: Mapping[str, Any], *, engine: Engine | None = None
+    run_id: int,
+    produced: Mapping[str, Any],
+    *,
+    attempt: int | None = None,
+    engine: Engine | None = None,
 ) -> bool:
     """Remember what a running run made (e.g. {"backup_set_id": 7}) in its context under
-    "produced", so the run page can link it. Only while the run is running; False otherwise."""
+    "produced", so the run page can link it. Only while the run is running (on `attempt`);
+    False otherwise."""
     engine = engine or get_engine()
+    live = (status_in({RunStatus.running}), fenced(attempt))
     with engine.begin() as conn:
-        row = conn.execute(
-            sa.select(_T.c.context).where(_T.c.id == run_id, status_in({RunStatus.running}))
-        ).first()
+        row = conn.execute(sa.select(_T.c.context).where(_T.c.id == run_id, *live)).first()
         if row is None:
             return False
         context = dict(row.context or {})
         context["produced"] = {**(context.get("produced") or {}), **dict(produced)}
-        stmt = while_in(RunStatus.running, _T.c.id == run_id)
+        stmt = while_in(RunStatus.running, _T.c.id == run_id, fenced(attempt))
         return bool(conn.execute(stmt.values(context=context).returning(_T.c.id)).first())
+
+
+def hand_back(
+    run_id: int, *, attempt: int, engine: Engine | None = None, now: datetime | None = None
+) -> bool:
+    """A stopping worker gives its run back: running → queued, due for sending at once (the
+    outbox relay, or the stopping worker itself, sends it again), only on the worker's own
+    attempt. False when the run completed or was taken over meanwhile."""
+    engine, now = engine or get_engine(), now or utcnow()
+    values = dict(heartbeat_at=None, updated_at=now, next_send_at=now)
+    stmt = transition(
+        RunStatus.queued,
+        _T.c.id == run_id,
+        fenced(attempt),
+        values=values,
+        only_from=frozenset({RunStatus.running}),
+    )
+    return bool(_update(engine, stmt))
 
 
 def complete_where(
@@ -148,16 +207,21 @@ def complete_where(
     only_from: frozenset[RunStatus] | None = None,
 ) -> list[int]:
     """Complete every run matching `where` (and a legal source status) with `outcome`, inside
-    the caller's transaction; returns the ids completed. complete_run and the reaper use it."""
+    the caller's transaction, and write each one's terminal notification in that same
+    transaction; returns the ids completed. complete_run and the reaper use it."""
     guard_outcome(RunStatus.completed, outcome)
     now = now or utcnow()
-    values: dict[str, Any] = dict(outcome=RunOutcome(outcome), completed_at=now, updated_at=now)
+    values: dict[str, Any] = dict(
+        outcome=RunOutcome(outcome), completed_at=now, updated_at=now, next_send_at=None
+    )
     if summary_counts is not None:
         values["summary_counts"] = dict(summary_counts)
     if failures is not None:
         values["failures"] = merge_failures(failures)
     stmt = transition(RunStatus.completed, *where, values=values, only_from=only_from)
-    return list(conn.execute(stmt.returning(_T.c.id)).scalars())
+    completed = list(conn.execute(stmt.returning(_T.c.id)).scalars())
+    add_completed(conn, completed)
+    return completed
 
 
 def complete_run(
@@ -170,9 +234,11 @@ def complete_run(
     now: datetime | None = None,
     from_statuses: frozenset[RunStatus] | None = None,
     strict: bool = False,
+    attempt: int | None = None,
 ) -> bool:
-    """Complete an active run with its outcome. Returns False (or raises IllegalTransition when
-    strict) if the run was not in an allowed source status — e.g. it is already completed.
+    """Complete an active run with its outcome (and its terminal notification, in the same
+    transaction). Returns False (or raises IllegalTransition when strict) if the run was not in
+    an allowed source status — e.g. it is already completed — or no longer on `attempt`.
     `from_statuses` narrows the legal sources (e.g. only a still-queued run)."""
     engine = engine or get_engine()
     with engine.begin() as conn:
@@ -180,6 +246,7 @@ def complete_run(
             complete_where(
                 conn,
                 _T.c.id == run_id,
+                fenced(attempt),
                 outcome=outcome,
                 summary_counts=summary_counts,
                 failures=failures,

@@ -1,11 +1,18 @@
 """Run notifications: "queued" after a successful dispatch and one terminal notification, to the
-initiator only, with safe content. System runs (no initiator) notify nobody."""
+initiator only, with safe content. System runs (no initiator) notify nobody.
+
+The terminal notification is written by `add_completed` inside the transaction that completes
+the run (opsapp.operations.lifecycle.complete_where), so a completed run always has it: no crash
+can fall between the two."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 from opsapp.db import get_engine, session_scope
 from opsapp.models import Notification, OperationRun, Tenant
@@ -23,8 +30,6 @@ _LEVELS = {
 
 class Notifier(Protocol):
     def run_queued(self, run: OperationRun) -> None: ...
-
-    def run_completed(self, run: OperationRun) -> None: ...
 
 
 def _counts_text(run: OperationRun) -> str:
@@ -81,5 +86,35 @@ class DatabaseNotifier:
     def run_queued(self, run: OperationRun) -> None:
         self._store(run, build_queued)
 
-    def run_completed(self, run: OperationRun) -> None:
-        self._store(run, build_completed)
+
+def add_completed(conn: Connection, run_ids: Sequence[int]) -> int:
+    """Insert the terminal notification of each of `run_ids` that has an initiator, inside the
+    caller's transaction (the one that completed them). Returns how many were written."""
+    if not run_ids:
+        return 0
+    runs, tenants = OperationRun.__table__, Tenant.__table__
+    rows = conn.execute(
+        sa.select(
+            runs.c.id,
+            runs.c.tenant_id,
+            runs.c.user_id,
+            runs.c.type,
+            runs.c.outcome,
+            runs.c.summary_counts,
+            runs.c.failures,
+            tenants.c.name.label("tenant_name"),
+            tenants.c.slug.label("tenant_slug"),
+        )
+        .join(tenants, tenants.c.id == runs.c.tenant_id)
+        .where(runs.c.id.in_(list(run_ids)), runs.c.user_id.is_not(None))
+    ).all()
+    if not rows:
+        return 0
+    values = []
+    for row in rows:
+        run = SimpleNamespace(**row._mapping)
+        tenant = SimpleNamespace(name=row.tenant_name, slug=row.tenant_slug)
+        note = build_completed(run, tenant)  # type: ignore[arg-type]
+        values.append(note.model_dump(exclude={"id"}))
+    conn.execute(sa.insert(Notification.__table__), values)
+    return len(values)

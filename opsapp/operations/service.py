@@ -25,7 +25,7 @@ from opsapp.db import get_engine, session_scope
 from opsapp.models import OperationRun, Tenant, User
 from opsapp.models.operations import ACTIVE_PREDICATE
 from opsapp.models.types import utcnow
-from opsapp.operations import lifecycle
+from opsapp.operations import lifecycle, outbox
 from opsapp.operations.access import Forbidden, NotFound, authorize
 from opsapp.operations.catalog import OperationType, get_type, run_precheck
 from opsapp.operations.failures import failure_from_exception, make_failure
@@ -97,9 +97,12 @@ def ensure_run(
 
     `inputs` must be normalised. The partial unique index decides under concurrency; on reuse
     the initiator is not replaced. An active run that was lost (dead worker) is reaped first.
+    The new row is its own outbox entry: `next_send_at` says when a worker's relay sends its
+    message again if no worker claimed it by then (a held run: once it is dispatched).
     """
     now = now or utcnow()
     run_hash = identity_hash(tenant_id=tenant_id, run_type=run_type, normalised_inputs=inputs)
+    next_send_at = None if get_type(run_type).held else outbox.first_resend_at(now)
     reaped: list[int] = []
     for _attempt in range(10):
         stmt = (
@@ -118,6 +121,7 @@ def ensure_run(
                 created_at=now,
                 updated_at=now,
                 attempts=0,
+                next_send_at=next_send_at,
             )
             .on_conflict_do_nothing(
                 index_elements=["tenant_id", "run_identity_hash"], index_where=ACTIVE_PREDICATE
@@ -265,15 +269,13 @@ async def _start(
         initiator_name=initiator.name,
         context=context,
     )
-    for reaped_id in ensured.reaped_ids:
-        await asyncio.to_thread(_notify_completed, engine, notifier, reaped_id)
     run, view_path = ensured.run, view_run_path(initiator.tenant_slug, ensured.run.id)
     if not ensured.created:
         return StartResult(run, False, view_path)
     try:
         await asyncio.wait_for(dispatcher.dispatch(run), get_settings().dispatch_timeout_seconds)
     except Exception as exc:  # the broker is down, stalled or refused: never leave a queued orphan
-        failed_here, current = await asyncio.to_thread(_fail_dispatch, engine, notifier, run, exc)
+        failed_here, current = await asyncio.to_thread(_fail_dispatch, engine, run, exc)
         if failed_here or current is None:
             raise DispatchFailed(current or run, view_path) from exc
         # The broker did take the message (e.g. the dispatch timed out after Redis accepted
@@ -296,11 +298,12 @@ async def _start(
 
 
 def _fail_dispatch(
-    engine: Engine, notifier: Notifier, run: OperationRun, exc: Exception
+    engine: Engine, run: OperationRun, exc: Exception
 ) -> tuple[bool, OperationRun | None]:
-    """Fail the run as queue.dispatch_failed — only while it is still queued. Returns (whether
-    this call failed it, the run as stored now). A run a worker already claimed (the broker
-    accepted the message after all) or completed is left exactly as it is."""
+    """Fail the run as queue.dispatch_failed — only while it is still queued (its terminal
+    notification is written with it). Returns (whether this call failed it, the run as stored
+    now). A run a worker already claimed (the broker accepted the message after all) or
+    completed is left exactly as it is."""
     logged = failure_from_exception(exc, default_code="queue.dispatch_failed")  # logs, sanitized
     failure = make_failure(
         "queue.dispatch_failed",
@@ -310,18 +313,5 @@ def _fail_dispatch(
     failed_here = lifecycle.fail_run(
         run.id, failure, engine=engine, from_statuses=frozenset({RunStatus.queued})
     )
-    if failed_here:
-        return True, _notify_completed(engine, notifier, run.id)
     with session_scope(engine) as session:
-        return False, session.get(OperationRun, run.id)
-
-
-def _notify_completed(engine: Engine, notifier: Notifier, run_id: int) -> OperationRun | None:
-    with session_scope(engine) as session:
-        run = session.get(OperationRun, run_id)
-    if run is not None and RunStatus(run.status) in TERMINAL_STATUSES:
-        try:
-            notifier.run_completed(run)
-        except Exception:  # a notification must never break the run bookkeeping
-            log.exception("could not notify about run %s", run_id)
-    return run
+        return failed_here, session.get(OperationRun, run.id)

@@ -36,11 +36,12 @@ _OUTCOME_LABELS = {
 }
 
 # The only moves a run may make. queued → completed covers a failed dispatch and a run that was
-# lost before any worker picked it up. Every status change in the code is derived from this
+# lost before any worker picked it up; running → queued is a stopping worker handing its run
+# back (fenced by the attempt token) so another worker runs it. Every status change in the code is derived from this
 # table (`sources_of`, `guard_transition`); nothing else says which move is legal.
 ALLOWED_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.queued: frozenset({RunStatus.running, RunStatus.completed}),
-    RunStatus.running: frozenset({RunStatus.completed}),
+    RunStatus.running: frozenset({RunStatus.queued, RunStatus.completed}),
     RunStatus.completed: frozenset(),
 }
 

@@ -17,7 +17,6 @@ from redis.asyncio import Redis, ResponseError
 from sqlalchemy.engine import Engine
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 
-from opsapp.operations.notifications import Notifier
 from opsapp.settings import get_settings
 from opsapp.worker import registry
 from opsapp.worker._compat import RedisStreamBroker
@@ -76,6 +75,7 @@ def _redis_broker(
         redis_url,
         queue_name=queue_name or ws.queue_name,
         consumer_group_name=ws.consumer_group,
+        consumer_id="0",  # a group (re-)created after messages arrived must still see them
         xread_block=XREAD_BLOCK_MS,
         maxlen=STREAM_MAXLEN,
         idle_timeout=int(ws.idle_timeout_seconds * 1000),
@@ -92,7 +92,6 @@ def build_broker(
     redis_url: str | None = None,
     engine: Engine | None = None,
     queue_name: str | None = None,
-    notifier: Notifier | None = None,
     socket_timeout: float | None = None,
     middleware_options: dict[str, Any] | None = None,
 ) -> AsyncBroker:
@@ -120,9 +119,7 @@ def build_broker(
     else:
         raise ValueError(f"unknown broker kind {kind!r}; use 'memory' or 'redis'")
 
-    middleware = RunTrackingMiddleware(
-        engine=engine, notifier=notifier, **(middleware_options or {})
-    )
+    middleware = RunTrackingMiddleware(engine=engine, **(middleware_options or {}))
     broker.add_middlewares(middleware)
 
     async def reap_lost_runs_task() -> int:
@@ -162,15 +159,22 @@ def build_broker(
 
 
 async def ensure_stream_group(broker: AsyncBroker) -> None:
-    """Create the stream and its consumer group if missing (before the first message is sent:
-    a group created later, at '$', would never see messages added before it)."""
+    """Create the stream and its consumer group if missing. The group starts at "0", the
+    stream's beginning: a group created after messages were added (a dispatcher that wrote to a
+    Redis which came back empty, before any worker re-created the group) must still see them.
+    A stream that already has the group is left alone."""
     if not isinstance(broker, RedisStreamBroker):
         return
     async with Redis(connection_pool=broker.connection_pool) as conn:
-        try:
-            await conn.xgroup_create(
-                broker.queue_name, broker.consumer_group_name, id="$", mkstream=True
-            )
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await create_group(conn, broker.queue_name, broker.consumer_group_name)
+
+
+async def create_group(conn: Redis, queue: str, group: str) -> bool:
+    """XGROUP CREATE … 0 MKSTREAM; False when the group already existed."""
+    try:
+        await conn.xgroup_create(queue, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+        return False
+    return True

@@ -28,6 +28,19 @@ class WorkerSettings(BaseSettings):
     )
     # Comma-separated modules imported besides opsapp.features.*.tasks (tests, plug-ins).
     extra_task_modules: str = Field(default="", alias="OPSAPP_EXTRA_TASK_MODULES")
+    # opsapp worker (opsapp.worker.runner): bodies run at once in one process.
+    concurrency: int = Field(default=20, ge=1, le=1000, alias="OPSAPP_WORKER_CONCURRENCY")
+    # SIGTERM: running bodies get this long to finish; the rest are handed back to the queue.
+    shutdown_grace_seconds: float = Field(
+        default=30.0, ge=0, alias="OPSAPP_WORKER_SHUTDOWN_GRACE_SECONDS"
+    )
+    # A Redis outage this long is ridden out (bodies go on, acks wait); longer, the worker stops.
+    outage_grace_seconds: float = Field(
+        default=60.0, ge=0, alias="OPSAPP_REDIS_OUTAGE_GRACE_SECONDS"
+    )
+    # How often each worker reaps lost runs and relays the outbox; unset: the heartbeat
+    # interval; 0: never (tests that need a run to stay lost).
+    sweep_seconds: float | None = Field(default=None, ge=0, alias="OPSAPP_WORKER_SWEEP_SECONDS")
     # Progress writes from a task body: at most one per interval (the final one is never held).
     progress_interval_seconds: float = Field(
         default=1.0, ge=0, alias="OPSAPP_PROGRESS_INTERVAL_SECONDS"

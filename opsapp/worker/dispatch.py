@@ -27,10 +27,14 @@ class TaskiqDispatcher:
         return registry.is_registered(run_type)
 
     async def dispatch(self, run: OperationRun) -> None:
-        if not registry.is_registered(run.type):
-            raise registry.NoTaskForRunType(run.type)
+        await self.send(int(run.id), run.type)
+
+    async def send(self, run_id: int, run_type: str) -> None:
+        """Send one message for a run (the start path, and the outbox relay's re-sends)."""
+        if not registry.is_registered(run_type):
+            raise registry.NoTaskForRunType(run_type)
         if not self._group_ready:
             await ensure_stream_group(self.broker)
             self._group_ready = True
-        kicker = AsyncKicker(registry.task_name_for(run.type), self.broker, {})
-        await kicker.with_labels(**{RUN_ID_LABEL: int(run.id)}).kiq(int(run.id))
+        kicker = AsyncKicker(registry.task_name_for(run_type), self.broker, {})
+        await kicker.with_labels(**{RUN_ID_LABEL: run_id}).kiq(run_id)

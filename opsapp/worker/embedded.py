@@ -1,6 +1,6 @@
 """The embedded mode: operations run inside the current process and event loop (the Reflex
 backend's lifespan, or the CLI), with light maintenance loops instead of a scheduler: reap lost
-runs every minute, prune once a day, and fire due backup schedules every 30 s (each slot once,
+runs and relay the outbox every heartbeat interval, prune once a day, and fire due backup schedules every 30 s (each slot once,
 whatever the number of processes: see opsapp.features.backups.scheduler).
 
     app.register_lifespan_task(app_lifespan)           # Reflex backend (either mode)
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -26,6 +27,7 @@ from taskiq import AsyncBroker, InMemoryBroker
 from opsapp import locks
 from opsapp.db import get_engine
 from opsapp.models.types import utcnow
+from opsapp.operations import outbox
 from opsapp.settings import get_settings
 from opsapp.worker.broker import build_broker
 from opsapp.worker.config import get_worker_settings
@@ -39,7 +41,8 @@ from opsapp.worker.maintenance import (
 
 log = logging.getLogger("opsapp.worker.embedded")
 
-REAP_INTERVAL_SECONDS = 60.0
+REAP_INTERVAL_SECONDS: float | None = None  # the heartbeat interval: lost after + one beat
+PRUNE_CHECK_SECONDS = 60.0
 SCHEDULE_INTERVAL_SECONDS = 30.0  # a due backup schedule fires at most this late
 DRAIN_TIMEOUT_SECONDS = 10.0
 
@@ -64,23 +67,38 @@ def _prune_once_per_day(engine: Engine) -> str | None:
 
 
 async def maintenance_loop(
-    *, engine: Engine | None = None, reap_interval: float = REAP_INTERVAL_SECONDS
+    *,
+    engine: Engine | None = None,
+    reap_interval: float | None = REAP_INTERVAL_SECONDS,
+    dispatcher: TaskiqDispatcher | None = None,
 ) -> None:
-    """Reap lost runs now and every `reap_interval` seconds; prune once a day. Never raises
-    (except cancellation)."""
+    """Reap lost runs now and every `reap_interval` seconds (None: the heartbeat interval),
+    relay the outbox through `dispatcher` (runs a previous process left queued), prune once a
+    day. Never raises (except cancellation)."""
+    interval = reap_interval or get_settings().heartbeat_seconds
+    last_prune_check = -1e9
     while True:
         eng = engine or get_engine()
         try:
             await asyncio.to_thread(reap_lost_runs_job, engine=eng)
         except Exception:
             log.exception("embedded maintenance: reaping lost runs failed")
+        if dispatcher is not None:
+            try:
+                await outbox.relay(dispatcher.send, engine=eng)
+            except Exception:
+                log.exception("embedded maintenance: relaying the outbox failed")
+        if time.monotonic() - last_prune_check < PRUNE_CHECK_SECONDS:
+            await asyncio.sleep(interval)
+            continue
+        last_prune_check = time.monotonic()
         try:
             outcome = await asyncio.to_thread(_prune_once_per_day, eng)
             if outcome:
                 log.info("embedded maintenance: %s", outcome)
         except Exception:
             log.exception("embedded maintenance: pruning failed")
-        await asyncio.sleep(reap_interval)
+        await asyncio.sleep(interval)
 
 
 async def backup_schedule_loop(
@@ -108,7 +126,7 @@ async def embedded_worker(
     *,
     engine: Engine | None = None,
     maintenance: bool = True,
-    reap_interval: float = REAP_INTERVAL_SECONDS,
+    reap_interval: float | None = REAP_INTERVAL_SECONDS,
     schedule_interval: float = SCHEDULE_INTERVAL_SECONDS,
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS,
 ) -> AsyncIterator[AsyncBroker]:
@@ -122,7 +140,13 @@ async def embedded_worker(
     loop_tasks: list[asyncio.Task[None]] = []
     if maintenance:
         loop_tasks = [
-            asyncio.create_task(maintenance_loop(engine=engine, reap_interval=reap_interval)),
+            asyncio.create_task(
+                maintenance_loop(
+                    engine=engine,
+                    reap_interval=reap_interval,
+                    dispatcher=TaskiqDispatcher(broker),
+                )
+            ),
             asyncio.create_task(
                 backup_schedule_loop(
                     dispatcher=TaskiqDispatcher(broker), engine=engine, interval=schedule_interval

@@ -11,16 +11,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from opsapp import locks
 from opsapp.auth import prune_sign_in_records
 from opsapp.db import get_engine
 from opsapp.features.backups.scheduler import fire_due_schedules
-from opsapp.models import OperationRun
-from opsapp.operations.notifications import DatabaseNotifier, Notifier
 from opsapp.operations.reaper import reap_lost_runs
 from opsapp.operations.retention import prune_job
 from opsapp.operations.service import Dispatcher
@@ -35,24 +31,14 @@ BACKUP_SCHEDULES_CRON = "* * * * *"
 PRUNE_CRON = "17 3 * * *"  # daily, 03:17 UTC: off the hour, when nobody syncs
 
 
-def reap_lost_runs_job(
-    *, engine: Engine | None = None, now: datetime | None = None, notifier: Notifier | None = None
-) -> list[int]:
-    """Complete lost runs as failed / worker.lost (one transaction), notify their initiators,
-    and drop expired job leases. Returns the ids reaped."""
+def reap_lost_runs_job(*, engine: Engine | None = None, now: datetime | None = None) -> list[int]:
+    """Complete lost runs as failed / worker.lost (one transaction, their initiators'
+    notifications included) and drop expired job leases. Returns the ids reaped."""
     engine = engine or get_engine()
     with engine.begin() as conn:
         reaped = reap_lost_runs(conn, now=now)
     if reaped:
         log.warning("reaped %d lost run(s): %s", len(reaped), reaped[:20])
-        notifier = notifier or DatabaseNotifier(engine)
-        with Session(engine, expire_on_commit=False) as session:
-            runs = session.scalars(sa.select(OperationRun).where(OperationRun.id.in_(reaped))).all()
-        for run in runs:
-            try:
-                notifier.run_completed(run)  # skips system runs (no initiator)
-            except Exception:
-                log.exception("could not notify about reaped run %s", run.id)
     try:
         locks.purge_expired(engine, now=now)
     except Exception:  # housekeeping only

@@ -7,8 +7,17 @@ worker executes it.
 - the task function (see `task_function`) runs the registered body only for a claimed run.
 - on_error: the body raised → the run is failed with a sanitized failure.
 - post_execute: the body returned → `results.finalise` → `lifecycle.complete_run`; bad counts or a
-  wrong return type fail the run with internal.error instead of crashing the worker.
-- then the terminal notification goes to the initiator (system runs notify nobody).
+  wrong return type fail the run with internal.error instead of crashing the worker. The
+  terminal notification is written in the completion's own transaction.
+
+Fencing: the claim's attempt token goes with every heartbeat, progress write and completion.
+When a heartbeat is refused (the run was taken over by another worker, or completed by the
+reaper while this worker was frozen) the body is cancelled and nothing more is written.
+
+Hand-back: a stopping worker (opsapp.worker.runner) marks its executions `handing_back` and
+cancels them; their runs go back to queued (fenced) instead of failing, and their messages are
+not acknowledged. A claim that finds the run running on a live worker leaves its message
+unacknowledged too, so that it is offered again and can take the run over if that worker dies.
 
 No hook ever raises: an exception in pre_execute would leave a Redis message unacknowledged
 forever, so every failure here is caught and logged (sanitized) instead.
@@ -30,17 +39,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from taskiq import Context, TaskiqDepends, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 
-from opsapp.db import get_engine, session_scope
+from opsapp.db import get_engine
 from opsapp.models import OperationRun
 from opsapp.operations import lifecycle
 from opsapp.operations.failures import failure_from_exception, make_failure, sanitize_text
 from opsapp.operations.lifecycle import Claim
-from opsapp.operations.notifications import DatabaseNotifier, Notifier
 from opsapp.operations.results import RunResult, finalise
 from opsapp.operations.status import TERMINAL_STATUSES, RunStatus
 from opsapp.settings import get_settings
 from opsapp.worker.config import get_worker_settings
-from opsapp.worker.registry import RunContext, get_body, run_type_of
+from opsapp.worker.registry import RunContext, RunNoLongerOwned, get_body, run_type_of
 
 log = logging.getLogger("opsapp.worker")
 
@@ -67,12 +75,17 @@ class Execution:
     """One delivery of one operation message inside this worker."""
 
     run_type: str
+    task_id: str = ""
     run: _RunRow | None = None
     claim: Claim | None = None
+    attempt: int | None = None  # the fence token of this execution's claim
     ctx: RunContext | None = None
     heartbeat: asyncio.Task[None] | None = None
+    body: asyncio.Task[Any] | None = None
     result: Any = None
     finished: bool = False
+    fenced: bool = False  # the run moved on without us: write nothing more
+    handing_back: bool = False  # the worker is stopping: give the run back, do not fail it
 
     @property
     def should_execute(self) -> bool:
@@ -120,29 +133,48 @@ class RunTrackingMiddleware(TaskiqMiddleware):
         self,
         *,
         engine: Engine | None = None,
-        notifier: Notifier | None = None,
         heartbeat_seconds: float | None = None,
         lost_after_seconds: float | None = None,
         progress_interval: float | None = None,
     ) -> None:
         super().__init__()
         self._engine = engine
-        self._notifier = notifier
         self._heartbeat_seconds = heartbeat_seconds
         self._lost_after_seconds = lost_after_seconds
         self._progress_interval = progress_interval
         self._executions: dict[str, Execution] = {}
+        # task ids of messages to leave unacknowledged (see the module docstring)
+        self._keep_unacked: set[str] = set()
 
     @property
     def engine(self) -> Engine:
         return self._engine or get_engine()
 
-    @property
-    def notifier(self) -> Notifier:
-        return self._notifier or DatabaseNotifier(self.engine)
-
     def execution_for(self, message: TaskiqMessage) -> Execution | None:
         return self._executions.get(message.labels.get(EXECUTION_LABEL, ""))
+
+    def executing(self) -> list[Execution]:
+        """The executions whose body runs in this process now."""
+        return [e for e in self._executions.values() if e.should_execute and not e.finished]
+
+    def hand_back_all(self) -> list[Execution]:
+        """Mark every running execution to be handed back (the caller then cancels them)."""
+        executions = self.executing()
+        for execution in executions:
+            execution.handing_back = True
+        return executions
+
+    def _keep_unacked_message(self, task_id: str) -> None:
+        if len(self._keep_unacked) > 10_000:  # a broker that never asks (in-memory): stay small
+            self._keep_unacked.clear()
+        self._keep_unacked.add(task_id)
+
+    def should_ack(self, task_id: str) -> bool:
+        """Whether the runner should acknowledge the message `task_id` it just processed."""
+        if task_id in self._keep_unacked:
+            self._keep_unacked.discard(task_id)
+            return False
+        return True
 
     # -- hooks ------------------------------------------------------------------------------
     async def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
@@ -151,7 +183,8 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             return message
         token = uuid.uuid4().hex
         message.labels[EXECUTION_LABEL] = token
-        execution = self._executions[token] = Execution(run_type=run_type)
+        execution = Execution(run_type=run_type, task_id=message.task_id)
+        self._executions[token] = execution
         try:
             await self._claim(execution, message)
         except Exception as exc:  # never raise from a hook; the body will not run
@@ -168,7 +201,17 @@ class RunTrackingMiddleware(TaskiqMiddleware):
                 return
             execution.finished = True
             await self._stop(execution)
-            await self._finish(execution, lambda: self._fail(execution, failure_for(exception)))
+            if execution.handing_back:
+                await self._hand_back(execution)
+            elif execution.fenced or isinstance(exception, RunNoLongerOwned):
+                log.warning(
+                    "run %s: attempt %s abandoned, its writes are refused (the run was taken "
+                    "over or completed elsewhere)",
+                    execution.run.id if execution.run else "?",
+                    execution.attempt,
+                )
+            else:
+                await self._finish(execution, lambda: self._fail(execution, failure_for(exception)))
         except Exception as exc:
             _log_error(f"could not record the failure of operation message {message.task_id}", exc)
 
@@ -209,11 +252,13 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             return
         settings = get_settings()
         lost_after = timedelta(seconds=self._lost_after_seconds or settings.lost_after_seconds)
-        execution.claim = await asyncio.to_thread(
-            lifecycle.mark_running, run_id, lost_after=lost_after, engine=self.engine
+        execution.claim, execution.attempt = await asyncio.to_thread(
+            lifecycle.claim_run, run_id, lost_after=lost_after, engine=self.engine
         )
         if not execution.claim.should_execute:
             log.info("run %s not executed: %s", run_id, execution.claim.value)
+            if execution.claim == Claim.running_elsewhere:
+                self._keep_unacked_message(message.task_id)  # offered again: a take-over later
             return
         if execution.claim == Claim.taken_over:
             log.warning("run %s lost its worker; this worker takes it over", run_id)
@@ -227,9 +272,10 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             inputs=run.inputs,
             engine=self.engine,
             progress_interval=interval,
+            attempt=execution.attempt,
         )
         beat = self._heartbeat_seconds or settings.heartbeat_seconds
-        execution.heartbeat = asyncio.create_task(self._beat(run_id, beat))
+        execution.heartbeat = asyncio.create_task(self._beat(execution, beat))
 
     async def _abandon_claim(self, execution: Execution, exc: Exception) -> None:
         """pre_execute failed half-way: a run we already claimed must not stay running."""
@@ -240,16 +286,28 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             with contextlib.suppress(Exception):
                 await self._finish(execution, lambda: self._fail(execution, failure_for(exc)))
 
-    async def _beat(self, run_id: int, interval: float) -> None:
+    async def _beat(self, execution: Execution, interval: float) -> None:
+        assert execution.run is not None
+        run_id = execution.run.id
         while True:
             await asyncio.sleep(interval)
             try:
-                alive = await asyncio.to_thread(lifecycle.heartbeat, run_id, engine=self.engine)
+                alive = await asyncio.to_thread(
+                    lifecycle.heartbeat, run_id, attempt=execution.attempt, engine=self.engine
+                )
             except Exception as exc:  # keep beating: the next one may get through
                 log.warning("heartbeat of run %s failed: %s", run_id, sanitize_text(exc))
                 continue
             if not alive:
-                log.warning("run %s is no longer running; heartbeat stopped", run_id)
+                log.warning(
+                    "run %s is no longer running on attempt %s (fenced: taken over or "
+                    "completed elsewhere); abandoning its body",
+                    run_id,
+                    execution.attempt,
+                )
+                execution.fenced = True
+                if execution.body is not None:
+                    execution.body.cancel()
                 return
 
     async def _stop(self, execution: Execution) -> None:
@@ -282,41 +340,56 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             summary_counts=counts,
             failures=failures,
             engine=self.engine,
+            attempt=execution.attempt,
         )
 
     def _fail(self, execution: Execution, failure: dict[str, Any]) -> bool:
         assert execution.run is not None
-        return lifecycle.fail_run(execution.run.id, failure, engine=self.engine)
+        return lifecycle.fail_run(
+            execution.run.id, failure, engine=self.engine, attempt=execution.attempt
+        )
 
-    async def _finish(self, execution: Execution, write: Callable[[], bool]) -> None:
-        """Write the terminal state (retrying briefly), then notify the initiator."""
-        assert execution.run is not None
-        done = False
+    async def _hand_back(self, execution: Execution) -> None:
+        """Give the run back to the queue (fenced) and leave its message unacknowledged."""
+        assert execution.run is not None and execution.attempt is not None
+        self._keep_unacked_message(execution.task_id)
         for delay in _RETRY_DELAYS:
             await asyncio.sleep(delay)
             try:
-                done = await asyncio.to_thread(write)
+                back = await asyncio.to_thread(
+                    lifecycle.hand_back,
+                    execution.run.id,
+                    attempt=execution.attempt,
+                    engine=self.engine,
+                )
+            except Exception as exc:
+                _log_error(f"could not hand run {execution.run.id} back", exc)
+                continue
+            log.warning(
+                "run %s %s",
+                execution.run.id,
+                "handed back to the queue (the worker is stopping)"
+                if back
+                else "was not handed back: it completed or moved on meanwhile",
+            )
+            return
+
+    async def _finish(self, execution: Execution, write: Callable[[], bool]) -> None:
+        """Write the terminal state with its notification (retrying briefly)."""
+        assert execution.run is not None
+        for delay in _RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                if await asyncio.to_thread(write):
+                    return
                 break
             except Exception as exc:
                 _log_error(f"could not complete run {execution.run.id}", exc)
-        if not done:
-            log.warning(
-                "run %s was not completed by this worker (already completed, or the "
-                "database refused); the reaper settles it if needed",
-                execution.run.id,
-            )
-            return
-        if execution.run.user_id is not None:
-            await asyncio.to_thread(self._notify, execution.run.id)
-
-    def _notify(self, run_id: int) -> None:
-        try:
-            with session_scope(self.engine) as session:
-                run = session.get(OperationRun, run_id)
-            if run is not None and RunStatus(run.status) in TERMINAL_STATUSES:
-                self.notifier.run_completed(run)
-        except Exception as exc:  # a notification must never undo the bookkeeping
-            _log_error(f"could not notify about run {run_id}", exc)
+        log.warning(
+            "run %s was not completed by this worker (already completed, taken over, or the "
+            "database refused); the reaper settles it if needed",
+            execution.run.id,
+        )
 
 
 def task_function(middleware: RunTrackingMiddleware, run_type: str):
@@ -326,7 +399,9 @@ def task_function(middleware: RunTrackingMiddleware, run_type: str):
         execution = middleware.execution_for(context.message)
         if execution is None or not execution.should_execute or execution.ctx is None:
             return None  # not claimed here (completed, running elsewhere, missing, untracked)
-        execution.result = await get_body(run_type)(execution.ctx)
+        # Its own task, so that a fenced heartbeat can cancel the body alone.
+        execution.body = asyncio.ensure_future(get_body(run_type)(execution.ctx))
+        execution.result = await execution.body
         return None
 
     run_operation.__qualname__ = run_operation.__name__ = f"run_{run_type.replace('.', '_')}"

@@ -61,9 +61,18 @@ def run_type_of(task_name: str) -> str | None:
     return task_name.removeprefix(TASK_PREFIX) if task_name.startswith(TASK_PREFIX) else None
 
 
+class RunNoLongerOwned(RuntimeError):
+    """A progress write was refused: the run was taken over by another worker or completed
+    elsewhere while this one worked. The body must stop; nothing it writes counts any more."""
+
+    def __init__(self, run_id: int, attempt: int | None) -> None:
+        super().__init__(f"run {run_id} is no longer running on attempt {attempt}")
+
+
 @dataclass
 class RunContext:
-    """What a task body gets. `inputs` are the normalised identity inputs of the run."""
+    """What a task body gets. `inputs` are the normalised identity inputs of the run.
+    `attempt` is the fence token of the worker's claim (None outside a worker)."""
 
     run_id: int
     tenant_id: int
@@ -71,6 +80,7 @@ class RunContext:
     inputs: dict[str, Any]
     engine: Engine
     progress_interval: float = 1.0
+    attempt: int | None = None
     _last_write: float | None = field(default=None, init=False, repr=False)
     _latest: dict[str, int] | None = field(default=None, init=False, repr=False)
     _written: dict[str, int] | None = field(default=None, init=False, repr=False)
@@ -84,7 +94,8 @@ class RunContext:
     async def report_progress(self, counts: Mapping[str, int], *, final: bool = False) -> None:
         """Store running counts (validated against the type's summary keys; InvalidCounts
         otherwise). Writes at most once per `progress_interval`; a report that arrives sooner is
-        written when the interval has passed, and `final=True` writes at once."""
+        written when the interval has passed, and `final=True` writes at once. Raises
+        RunNoLongerOwned when a write is refused because the worker's attempt was fenced."""
         self._latest = validate_counts(self.run_type, counts)
         wait = self._wait_before_write()
         if final or wait <= 0:
@@ -111,6 +122,8 @@ class RunContext:
         await asyncio.sleep(delay)
         try:
             await self.flush_progress()
+        except RunNoLongerOwned as exc:  # the heartbeat notices too and stops the body
+            log.warning("progress of run %s refused: %s", self.run_id, exc)
         except Exception:  # progress is best effort; the final counts come with completion
             log.exception("could not store progress of run %s", self.run_id)
 
@@ -118,7 +131,15 @@ class RunContext:
         counts = dict(self._latest or {})
         self._last_write = time.monotonic()
         self._written = counts
-        await asyncio.to_thread(lifecycle.update_progress, self.run_id, counts, engine=self.engine)
+        stored = await asyncio.to_thread(
+            lifecycle.update_progress,
+            self.run_id,
+            counts,
+            attempt=self.attempt,
+            engine=self.engine,
+        )
+        if not stored and self.attempt is not None:
+            raise RunNoLongerOwned(self.run_id, self.attempt)
 
 
 def operation_task(run_type: str) -> Callable[[Body], Body]:

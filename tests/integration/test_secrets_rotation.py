@@ -1,6 +1,7 @@
 """`opsapp secrets rotate`, run as a real subprocess on SQLite and PostgreSQL: every stored
 client secret is re-encrypted with the current key in one transaction; a secret no key reads is
-named by tenant slug, never printed and never overwritten."""
+named by tenant slug, never printed and never overwritten, and the command then exits with
+EXIT_INCOMPLETE instead of 0."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import pytest
 from sqlmodel import select
 
+from opsapp.cli_errors import EXIT_INCOMPLETE
 from opsapp.db import session_scope
 from opsapp.models import ProviderKind, Tenant
 from opsapp.security import SecretUnreadable, decrypt_secret, encrypt_secret
@@ -96,7 +98,7 @@ def test_rotate_reencrypts_every_readable_secret_and_reports_the_unreadable(
         OPSAPP_SECRET_KEY=NEW_KEY,
         OPSAPP_SECRET_KEYS_OLD=f"{DEMO_SECRET_KEY},{OLD_KEY}",
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == EXIT_INCOMPLETE, proc.stderr  # done, but orphan is left as it was
     assert json.loads(proc.stdout) == {"rotated": 2, "unreadable": 1}
     assert proc.stderr.count("\n") == 1
     assert "orphan" in proc.stderr and "acme" not in proc.stderr
@@ -114,7 +116,7 @@ def test_rotate_reencrypts_every_readable_secret_and_reports_the_unreadable(
 
     # the old key can go now: a second rotation needs only the new one
     again = opsapp("secrets", "rotate", OPSAPP_GRAPH_MODE="live", OPSAPP_SECRET_KEY=NEW_KEY)
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == EXIT_INCOMPLETE, again.stderr
     assert json.loads(again.stdout) == {"rotated": 2, "unreadable": 1}
     assert decrypt_secret(_tokens(engine)["acme"], secret_keys=[NEW_KEY]) == PLAIN["acme"]
 
@@ -122,7 +124,7 @@ def test_rotate_reencrypts_every_readable_secret_and_reports_the_unreadable(
 def test_without_the_old_key_nothing_is_rotated_and_nothing_is_changed(engine, opsapp, monkeypatch):
     before = _seed(engine, monkeypatch)
     proc = opsapp("secrets", "rotate", OPSAPP_GRAPH_MODE="live", OPSAPP_SECRET_KEY=NEW_KEY)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == EXIT_INCOMPLETE, proc.stderr
     assert json.loads(proc.stdout) == {"rotated": 0, "unreadable": 3}
     for slug in ("acme", "globex", "orphan"):
         assert slug in proc.stderr
@@ -221,7 +223,7 @@ def test_the_demo_seed_still_works_with_the_built_in_key_and_rotates(engine, ops
     proc = opsapp(
         "secrets", "rotate", OPSAPP_SECRET_KEY=NEW_KEY, OPSAPP_SECRET_KEYS_OLD=DEMO_SECRET_KEY
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr  # nothing left out: success
     assert json.loads(proc.stdout) == {"rotated": 3, "unreadable": 0}
     assert proc.stderr == ""
     for token in _tokens(engine).values():

@@ -19,7 +19,7 @@ from opsapp.features.restore.drafts import get_restore
 from opsapp.features.restore.errors import RestoreStateError
 from opsapp.models import OperationRun, RestoreRun, RestoreStatus, Tenant
 from opsapp.models.types import utcnow
-from opsapp.operations import lifecycle
+from opsapp.operations import lifecycle, outbox
 from opsapp.operations.catalog import get_type
 from opsapp.operations.failures import failure_from_exception, make_failure
 from opsapp.operations.links import view_run_path
@@ -70,6 +70,7 @@ def _claim_dispatch(engine: Engine, tenant_id: int, restore_id: int) -> tuple[Op
             raise RestoreStateError(
                 "This restore's run has ended; start a new restore to run it again."
             )
+        now = utcnow()
         claimed = session.execute(
             sa.update(_R)
             .where(
@@ -77,7 +78,7 @@ def _claim_dispatch(engine: Engine, tenant_id: int, restore_id: int) -> tuple[Op
                 _R.c.dispatched_at.is_(None),
                 lifecycle.status_in({RunStatus.queued}),
             )
-            .values(dispatched_at=utcnow())
+            .values(dispatched_at=now, next_send_at=outbox.first_resend_at(now))
             .returning(_R.c.id)
         ).first()
         if claimed is not None:

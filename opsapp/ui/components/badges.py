@@ -6,13 +6,15 @@ from typing import Any
 
 import reflex as rx
 
+from opsapp.operations.status import ACTIVE_BUCKET, RunOutcome, RunStatus
+
 # state bucket → Radix colour
 _COLORS = {
-    "active": "blue",
-    "succeeded": "green",
-    "partially_succeeded": "amber",
-    "failed": "red",
-    "cancelled": "gray",
+    ACTIVE_BUCKET: "blue",
+    RunOutcome.succeeded.value: "green",
+    RunOutcome.partially_succeeded.value: "amber",
+    RunOutcome.failed.value: "red",
+    RunOutcome.cancelled.value: "gray",
 }
 
 
@@ -24,7 +26,7 @@ def run_badge(run: rx.Var) -> rx.Component:
     color = rx.match(bucket, *[(k, v) for k, v in _COLORS.items()], "gray")
     return rx.badge(
         rx.cond(
-            run["status"] == "running",
+            run["status"] == RunStatus.running.value,
             rx.spinner(size="1"),
             rx.fragment(),
         ),

@@ -6,6 +6,8 @@ from typing import Any
 
 import reflex as rx
 
+from opsapp.operations.status import RunStatus
+
 
 def run_progress(run: rx.Var, *, width: str = "140px") -> rx.Component:
     run = run.to(dict[str, Any])
@@ -21,7 +23,9 @@ def run_progress(run: rx.Var, *, width: str = "140px") -> rx.Component:
                 spacing="2",
             ),
             rx.text(
-                rx.cond(run["status"] == "queued", "Waiting for a worker…", "Working…"),
+                rx.cond(
+                    run["status"] == RunStatus.queued.value, "Waiting for a worker…", "Working…"
+                ),
                 size="1",
                 color=rx.color("gray", 11),
             ),

@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 
 from opsapp.features.backups.slots import WEEKDAY_TOKENS
+from opsapp.operations.status import ACTIVE_BUCKET, TERMINAL_OUTCOMES, RunOutcome, RunStatus
 from opsapp.policy_types import POLICY_TYPES
 from opsapp.ui.components.badges import run_badge
 from opsapp.ui.components.page import empty_state, loading_view, page_header, section
@@ -21,7 +22,12 @@ from opsapp.ui.state.tenant import TenantState
 
 S = BackupScheduleListState
 F = BackupScheduleFormState
-_BUCKET = {"succeeded": "succeeded", "partially_succeeded": "partially_succeeded"}
+_BUCKET = {
+    RunOutcome.succeeded.value: RunOutcome.succeeded.value,
+    RunOutcome.partially_succeeded.value: RunOutcome.partially_succeeded.value,
+}
+# a completed run's outcome → its label
+_OUTCOME_LABELS = [(o.value, o.label) for o in RunOutcome if o in TERMINAL_OUTCOMES]
 
 
 def _base() -> rx.Var:
@@ -55,25 +61,22 @@ def _next_run(s: rx.Var) -> rx.Component:
 def _last_run_badge(run: rx.Var) -> rx.Component:
     """The same badge the run pages show, from the read model's last-run facts."""
     run = run.to(dict[str, Any])
-    active = (run["status"] == "queued") | (run["status"] == "running")
+    active = (run["status"] == RunStatus.queued.value) | (run["status"] == RunStatus.running.value)
     bucket = rx.cond(
         active,
-        "active",
+        ACTIVE_BUCKET,
         rx.match(run["outcome"].to(str), *_BUCKET.items(), run["outcome"].to(str)),
     )
     facts = {
         "state_bucket": bucket,
         "is_active": active,
         "status": run["status"],
-        "status_label": rx.cond(run["status"] == "queued", "Queued", "Running"),
-        "outcome_label": rx.match(
-            run["outcome"].to(str),
-            ("succeeded", "Succeeded"),
-            ("partially_succeeded", "Partially succeeded"),
-            ("failed", "Failed"),
-            ("cancelled", "Cancelled"),
-            run["outcome"].to(str),
+        "status_label": rx.cond(
+            run["status"] == RunStatus.queued.value,
+            RunStatus.queued.label,
+            RunStatus.running.label,
         ),
+        "outcome_label": rx.match(run["outcome"].to(str), *_OUTCOME_LABELS, run["outcome"].to(str)),
     }
     return run_badge(rx.Var.create(facts))
 

@@ -14,6 +14,7 @@ import reflex as rx
 from opsapp.db import session_scope
 from opsapp.operations.access import NotFound, get_run_for_user
 from opsapp.operations.serialize import run_to_dict
+from opsapp.operations.status import RunStatus
 from opsapp.ui.components.badges import run_badge
 from opsapp.ui.components.page import loading_view, page_header, section
 from opsapp.ui.components.times import duration, exact_time, relative_time
@@ -107,7 +108,7 @@ def _progress() -> rx.Component:
             ),
             rx.text(
                 rx.cond(
-                    R["status"] == "queued",
+                    R["status"] == RunStatus.queued.value,
                     "Queued — waiting for a worker.",
                     "Running — this page updates by itself.",
                 ),

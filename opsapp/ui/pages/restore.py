@@ -9,6 +9,8 @@ from typing import Any
 
 import reflex as rx
 
+from opsapp.models import ItemAction, ItemResult, RestoreStatus
+from opsapp.operations.status import RunOutcome
 from opsapp.ui.components.page import empty_state, loading_view, page_header, section
 from opsapp.ui.components.runs import run_watcher
 from opsapp.ui.components.table import header_cell
@@ -19,26 +21,36 @@ from opsapp.ui.state.restore import RestoreDetailState as D
 from opsapp.ui.state.restore import RestoreListState as L
 from opsapp.ui.state.tenant import TenantState
 
-_STATUS_COLORS = {"draft": "gray", "previewed": "blue", "running": "blue", "completed": "green"}
-_OUTCOME_COLORS = {
-    "succeeded": "green",
-    "partially_succeeded": "amber",
-    "failed": "red",
-    "cancelled": "gray",
+_STATUS_COLORS = {
+    RestoreStatus.draft.value: "gray",
+    RestoreStatus.previewed.value: "blue",
+    RestoreStatus.running.value: "blue",
+    RestoreStatus.completed.value: "green",
 }
-_ACTION_COLORS = {"create": "green", "update": "amber", "unchanged": "gray", "skip": "gray"}
+_OUTCOME_COLORS = {
+    RunOutcome.succeeded.value: "green",
+    RunOutcome.partially_succeeded.value: "amber",
+    RunOutcome.failed.value: "red",
+    RunOutcome.cancelled.value: "gray",
+}
+_ACTION_COLORS = {
+    ItemAction.create.value: "green",
+    ItemAction.update.value: "amber",
+    ItemAction.unchanged.value: "gray",
+    ItemAction.skip.value: "gray",
+}
 _RESULT_COLORS = {
-    "created": "green",
-    "updated": "green",
-    "unchanged": "gray",
-    "skipped": "gray",
-    "failed": "red",
+    ItemResult.created.value: "green",
+    ItemResult.updated.value: "green",
+    ItemResult.unchanged.value: "gray",
+    ItemResult.skipped.value: "gray",
+    ItemResult.failed.value: "red",
 }
 
 
 def status_badge(row: rx.Var, testid: str = "restore-status") -> rx.Component:
     row = row.to(dict[str, Any])
-    completed = row["status"] == "completed"
+    completed = row["status"] == RestoreStatus.completed.value
     color = rx.cond(
         completed,
         rx.match(row["outcome"], *_OUTCOME_COLORS.items(), "gray"),
@@ -172,7 +184,7 @@ def _option(label: str, name: str, hint: str) -> rx.Component:
             label,
             checked=D.restore[name].to(bool),
             on_change=lambda v: D.set_option(name, v),
-            disabled=~D.can_restore | (D.restore["status"] != "draft"),
+            disabled=~D.can_restore | (D.restore["status"] != RestoreStatus.draft.value),
         ),
         rx.text(hint, size="1", color=rx.color("gray", 11), margin_left="24px"),
         spacing="1",
@@ -201,7 +213,7 @@ def _options() -> rx.Component:
                 ),
                 value=rx.cond(D.restore["create_missing"].to(bool), "create", "update_only"),
                 on_change=D.set_update_only,
-                disabled=~D.can_restore | (D.restore["status"] != "draft"),
+                disabled=~D.can_restore | (D.restore["status"] != RestoreStatus.draft.value),
                 size="2",
             ),
             spacing="6",
@@ -310,7 +322,7 @@ def _plan_row(item: rx.Var) -> rx.Component:
         rx.table.cell(_changes(item)),
         rx.table.cell(
             rx.cond(
-                item["result"] != "pending",
+                item["result"] != ItemResult.pending.value,
                 rx.tooltip(
                     rx.badge(
                         item["result_label"],
@@ -333,7 +345,9 @@ def _plan_row(item: rx.Var) -> rx.Component:
 
 def _conflict_row(c: rx.Var) -> rx.Component:
     mapping = rx.cond(
-        (c["kind"] == "group_missing") & D.can_restore & (D.restore["status"] == "previewed"),
+        (c["kind"] == "group_missing")
+        & D.can_restore
+        & (D.restore["status"] == RestoreStatus.previewed.value),
         rx.select.root(
             rx.select.trigger(aria_label="Map group " + c["ref"].to(str), min_width="220px"),
             rx.select.content(
@@ -419,10 +433,10 @@ def _actions() -> rx.Component:
     status = D.restore["status"]
     preview = rx.button(
         rx.icon("scan_search", size=15),
-        rx.cond(status == "previewed", "Preview again", "Preview"),
+        rx.cond(status == RestoreStatus.previewed.value, "Preview again", "Preview"),
         on_click=D.preview,
         loading=D.busy == "preview",
-        variant=rx.cond(status == "previewed", "soft", "solid"),
+        variant=rx.cond(status == RestoreStatus.previewed.value, "soft", "solid"),
         data_testid="restore-preview",
     )
     execute = rx.button(
@@ -438,8 +452,8 @@ def _actions() -> rx.Component:
         D.can_restore,
         rx.match(
             status,
-            ("draft", rx.hstack(discard, preview, spacing="2")),
-            ("previewed", rx.hstack(discard, preview, execute, spacing="2")),
+            (RestoreStatus.draft.value, rx.hstack(discard, preview, spacing="2")),
+            (RestoreStatus.previewed.value, rx.hstack(discard, preview, execute, spacing="2")),
             rx.fragment(),
         ),
         rx.fragment(),
@@ -465,9 +479,9 @@ def _confirm() -> rx.Component:
                     " to the live tenant ",
                     rx.text(TenantState.tenant_name, weight="bold", as_="span"),
                     " (",
-                    D.restore["preview_counts"].to(dict[str, int])["create"].to(str),
+                    D.restore["preview_counts"].to(dict[str, int])[ItemAction.create.value].to(str),
                     " created, ",
-                    D.restore["preview_counts"].to(dict[str, int])["update"].to(str),
+                    D.restore["preview_counts"].to(dict[str, int])[ItemAction.update.value].to(str),
                     " updated). Policies that differ are overwritten with the backup.",
                     size="2",
                 ),
@@ -539,7 +553,7 @@ def _content() -> rx.Component:
         _facts(),
         run_watcher(D, RUN_TYPE, "Restore"),
         rx.cond(
-            r["status"] == "draft",
+            r["status"] == RestoreStatus.draft.value,
             rx.vstack(
                 rx.callout(
                     "Choose the items and options, then Preview: it reads the live tenant and "

@@ -19,8 +19,9 @@ from opsapp.features.restore import adapter, drafts, queries
 from opsapp.features.restore.errors import RestoreInputError, RestoreStateError
 from opsapp.features.restore.service import preview_restore
 from opsapp.graph import GraphError
-from opsapp.models import Role
+from opsapp.models import ItemAction, RestoreStatus, Role
 from opsapp.operations.access import Capability, NotFound, can
+from opsapp.operations.status import RunStatus
 from opsapp.paging import MAX_PAGE_SIZE
 from opsapp.ui import toasts
 from opsapp.ui.routes import tenant_href
@@ -131,7 +132,7 @@ def _detail(tenant_id: int, restore_id: int) -> tuple[dict | None, list, list]:
             return None, [], []
         choices = (
             queries.set_item_choices(session, backup_set_id=detail["backup_set_id"])
-            if detail["status"] == "draft" and detail["backup_set_id"]
+            if detail["status"] == RestoreStatus.draft.value and detail["backup_set_id"]
             else []
         )
         # The mapping select is only offered for a missing group: read the groups only then.
@@ -176,7 +177,9 @@ class RestoreDetailState(RestoreAccess, TenantState):
     @rx.var
     def planned_writes(self) -> int:
         counts = self.restore.get("preview_counts") or {}
-        return int(counts.get("create", 0)) + int(counts.get("update", 0))
+        return int(counts.get(ItemAction.create.value, 0)) + int(
+            counts.get(ItemAction.update.value, 0)
+        )
 
     @rx.var
     def conflicts(self) -> list[dict[str, Any]]:
@@ -209,7 +212,10 @@ class RestoreDetailState(RestoreAccess, TenantState):
         self.items = detail.pop("items")
         self.restore, self.choices, self.group_choices = detail, choices, groups
         run_id = detail.get("operation_run_id") or 0
-        active = detail["status"] == "running" or detail.get("run_status") == "running"
+        active = (
+            detail["status"] == RestoreStatus.running.value
+            or detail.get("run_status") == RunStatus.running.value
+        )
         self.watch_run_id, self.watch_type = (run_id, RUN_TYPE) if active and run_id else (0, "")
         return True
 
@@ -383,12 +389,12 @@ def _discard(tenant_id: int, restore_id: int) -> str:
 
 def _plan_text(counts: dict[str, int]) -> str:
     parts = [
-        f"{counts.get('create', 0)} to create",
-        f"{counts.get('update', 0)} to update",
-        f"{counts.get('unchanged', 0)} unchanged",
+        f"{counts.get(ItemAction.create.value, 0)} to create",
+        f"{counts.get(ItemAction.update.value, 0)} to update",
+        f"{counts.get(ItemAction.unchanged.value, 0)} unchanged",
     ]
-    if counts.get("skip"):
-        parts.append(f"{counts['skip']} skipped")
+    if counts.get(ItemAction.skip.value):
+        parts.append(f"{counts[ItemAction.skip.value]} skipped")
     if counts.get("conflicts"):
         parts.append(f"{counts['conflicts']} conflict(s) to review")
     return ", ".join(parts) + "."

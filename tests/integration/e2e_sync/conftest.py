@@ -68,7 +68,7 @@ def e2e_queue():
 
 @pytest.fixture(scope="module")
 def worker_log_level() -> str:
-    """The worker's --log-level; a module may override this fixture."""
+    """The worker's log level (OPSAPP_WORKER_LOG_LEVEL); a module may override this fixture."""
     return "INFO"
 
 
@@ -76,14 +76,13 @@ def worker_log_level() -> str:
 def worker(pg_url, demo_server, e2e_queue, worker_log_level, tmp_path_factory):
     """The module's worker process; SIGKILLed (whole process group) at module teardown."""
     dbutil.migrated_engine(pg_url)  # the worker reaps at start-up: the tables must exist
-    args = list(WORKER_ARGS)
-    args[args.index("--log-level") + 1] = worker_log_level
     proc = WorkerProcess(
         database_url=pg_url,
         queue=e2e_queue,
         log_path=tmp_path_factory.mktemp("e2e-worker") / "worker.log",
-        args=args,
+        args=list(WORKER_ARGS),
         extra_env={
+            "OPSAPP_WORKER_LOG_LEVEL": worker_log_level,
             "OPSAPP_DEMO_GRAPH_URL": demo_server.url,
             "OPSAPP_SECRET_KEY": SECRET_KEY,
             "OPSAPP_PROGRESS_INTERVAL_SECONDS": str(PROGRESS_INTERVAL),

@@ -309,12 +309,11 @@ async def test_a_dispatch_error_after_the_run_already_finished_changes_nothing(e
     (run,) = _runs(engine)
     assert (run.status, run.outcome, run.failures) == ("completed", "succeeded", [])
     assert result.created and result.run.outcome == "succeeded"
-    assert _notes(engine, alice.id) == []  # neither "queued" after the end nor a false "failed"
+    # Only the completion's own notification: neither "queued" after the end nor a false "failed".
+    assert [n.title for n in _notes(engine, alice.id)] == ["Directory groups sync succeeded"]
 
 
 async def test_fail_dispatch_fails_only_a_queued_run(engine):
-    from opsapp.operations.notifications import DatabaseNotifier
-
     tenant = make_tenant(engine)
     alice = make_user(engine, tenant=tenant)
     queued = (
@@ -331,12 +330,12 @@ async def test_fail_dispatch_fails_only_a_queued_run(engine):
     for run_id in (running.id, done.id):
         lifecycle.mark_running(run_id, lost_after=timedelta(minutes=5), engine=engine)
     lifecycle.complete_run(done.id, outcome=RunOutcome.partially_succeeded, engine=engine)
-    notifier, error = DatabaseNotifier(engine), TimeoutError("dispatch timed out")
+    error = TimeoutError("dispatch timed out")
 
-    assert _fail_dispatch(engine, notifier, queued, error)[0] is True
-    failed_here, now_running = _fail_dispatch(engine, notifier, running, error)
+    assert _fail_dispatch(engine, queued, error)[0] is True
+    failed_here, now_running = _fail_dispatch(engine, running, error)
     assert failed_here is False and now_running.status == RunStatus.running
-    failed_here, now_done = _fail_dispatch(engine, notifier, done, error)
+    failed_here, now_done = _fail_dispatch(engine, done, error)
     assert failed_here is False and now_done.outcome == RunOutcome.partially_succeeded
 
     by_id = {r.id: r for r in _runs(engine)}

@@ -1,8 +1,8 @@
-"""Real `taskiq worker` processes for the integration tests, and Redis helpers.
+"""Real `opsapp worker` processes (opsapp.worker.runner) and `taskiq scheduler` processes for the
+integration tests, and Redis helpers.
 
-Workers are started in their own session (process group) and always stopped with SIGKILL to the
-whole group: `taskiq worker` with RedisStreamBroker does not exit on SIGTERM (STACK-NOTES), and
-its supervisor would otherwise outlive the test or restart the child."""
+Processes are started in their own session (process group) and stopped with SIGKILL to the
+whole group, so nothing outlives a test; tests/faults covers SIGTERM and the other signals."""
 
 from __future__ import annotations
 
@@ -50,22 +50,19 @@ def entries_read(client: redis.Redis, queue: str) -> int:
     return 0
 
 
-WORKER_ARGS = [
-    "worker",
-    "opsapp.worker.app:broker",
-    "--workers",
-    "1",
+WORKER_ARGS = ["opsapp.worker.runner"]
+SCHEDULER_ARGS = [
+    "taskiq",
+    "scheduler",
+    "opsapp.worker.scheduler:scheduler",
     "--log-level",
     "INFO",
-    "--max-async-tasks",
-    "20",
 ]
-SCHEDULER_ARGS = ["scheduler", "opsapp.worker.scheduler:scheduler", "--log-level", "INFO"]
 
 
 class WorkerProcess:
-    """One `taskiq worker opsapp.worker.app:broker` (one child process) on a test queue — or,
-    with args=SCHEDULER_ARGS and ready="Startup completed", one `taskiq scheduler`."""
+    """One worker process (`python -m opsapp.worker.runner`) on a test queue — or, with
+    args=SCHEDULER_ARGS and ready="Startup completed", one `taskiq scheduler`."""
 
     def __init__(
         self,
@@ -75,7 +72,7 @@ class WorkerProcess:
         log_path: Path,
         extra_env: dict[str, str] | None = None,
         args: list[str] | None = None,
-        ready: str = "Listening started",
+        ready: str = "worker ready",
     ) -> None:
         self.log_path = log_path
         self.args = args or WORKER_ARGS
@@ -99,7 +96,7 @@ class WorkerProcess:
         as a consumer only once it received something, so the log line is the signal)."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "taskiq", *self.args],
+            [sys.executable, "-m", *self.args],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -14,6 +14,7 @@ def test_allowed_moves():
     guard_transition("queued", "running")
     guard_transition("queued", "completed")
     guard_transition("running", "completed")
+    guard_transition("running", "queued")  # a stopping worker hands its run back
 
 
 @pytest.mark.parametrize(
@@ -22,7 +23,8 @@ def test_allowed_moves():
         ("completed", "running"),
         ("completed", "queued"),
         ("completed", "completed"),
-        ("running", "queued"),
+        ("queued", "queued"),
+        ("running", "running"),
     ],
 )
 def test_illegal_moves_are_refused(current, target):
@@ -64,7 +66,7 @@ def test_guarded_sources_accepts_only_legal_subsets():
     for target, only_from in (
         (RunStatus.completed, frozenset({RunStatus.completed})),
         (RunStatus.running, frozenset({RunStatus.running})),
-        (RunStatus.queued, frozenset({RunStatus.running})),
+        (RunStatus.queued, frozenset({RunStatus.queued})),
         (RunStatus.completed, frozenset()),
     ):
         with pytest.raises(IllegalTransition):

@@ -286,38 +286,88 @@ async def test_a_failure_after_the_claim_fails_the_run_instead_of_leaving_it_run
     assert run.failures[0]["code"] == "internal.error"
 
 
-async def test_a_broken_notifier_does_not_break_completion(engine, bodies, people):
-    from opsapp.operations.service import start_operation
-    from opsapp.worker.broker import build_broker
-    from opsapp.worker.dispatch import TaskiqDispatcher
-
-    class Exploding:
-        def run_queued(self, run):
-            pass
-
-        def run_completed(self, run):
-            raise RuntimeError("mail server down")
+async def test_the_terminal_notification_commits_with_the_completion(
+    engine, broker, start, people, monkeypatch
+):
+    """No crash can fall between a run's completion and its notification: they are one
+    transaction, so a failing notification write leaves the run uncompleted (and retried)."""
+    from opsapp.operations import lifecycle as lifecycle_module
 
     @operation_task(UNIT_TYPE)
     async def body(ctx: RunContext) -> RunResult:
         return RunResult(counts={"total": 1, "processed": 1})
 
-    broker = build_broker("memory", engine=engine, notifier=Exploding())
-    await broker.startup()
-    tenant, user = people
-    result = await start_operation(
-        run_type=UNIT_TYPE,
-        tenant_id=tenant.id,
-        user_id=user.id,
-        inputs={"key": 1},
-        dispatcher=TaskiqDispatcher(broker),
-        engine=engine,
-        notifier=Exploding(),
-    )
-    await broker.wait_all()
-    await broker.shutdown()
+    def exploding(conn, run_ids):
+        raise RuntimeError("notification table unavailable")
 
-    assert load_run(engine, result.run.id).outcome == "succeeded"
+    monkeypatch.setattr(lifecycle_module, "add_completed", exploding)
+    run = await start(3)
+    assert (run.status, run.outcome) == ("running", "pending")  # rolled back with it
+    tenant, user = people
+    assert [n.title for n in notifications_of(engine, user.id)] == [f"Unit {UNIT_TYPE} queued"]
+
+    monkeypatch.undo()
+    assert lifecycle.complete_run(run.id, outcome="succeeded", engine=engine)
+    titles = [n.title for n in notifications_of(engine, user.id)]
+    assert titles == [f"Unit {UNIT_TYPE} queued", f"Unit {UNIT_TYPE} succeeded"]
+
+
+async def test_a_taken_over_attempt_is_fenced_and_abandons_its_body(engine, broker, start):
+    """A worker that froze while another took its run over: its heartbeat is refused, its body
+    is cancelled, and neither its progress nor its completion is written."""
+    took_over, body_cancelled = asyncio.Event(), asyncio.Event()
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        # Another worker takes the run over: the attempt moves on (as its claim would).
+        with ctx.engine.begin() as conn:
+            conn.execute(
+                sa.update(_T).where(_T.c.id == ctx.run_id).values(attempts=_T.c.attempts + 1)
+            )
+        took_over.set()
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            body_cancelled.set()
+            raise
+        return RunResult(counts={"total": 1, "processed": 1})
+
+    broker_mw = next(m for m in broker.middlewares if hasattr(m, "hand_back_all"))
+    broker_mw._heartbeat_seconds = 0.05
+    run = await start(4)
+    assert took_over.is_set() and body_cancelled.is_set()
+    row = _row(engine, run.id)
+    # Nothing the zombie wrote landed: still running on the new attempt, no completion.
+    assert (row["status"], row["outcome"], row["attempts"]) == ("running", "pending", 2)
+    assert lifecycle.heartbeat(run.id, attempt=1, engine=engine) is False
+    assert lifecycle.update_progress(run.id, {"total": 1}, attempt=1, engine=engine) is False
+    assert lifecycle.complete_run(run.id, outcome="succeeded", attempt=1, engine=engine) is False
+    assert lifecycle.complete_run(run.id, outcome="succeeded", attempt=2, engine=engine) is True
+
+
+async def test_a_handed_back_run_is_queued_again_and_left_unacknowledged(engine, broker, start):
+    entered = asyncio.Event()
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        entered.set()
+        await asyncio.sleep(30)
+        return RunResult(counts={"total": 1, "processed": 1})
+
+    middleware = next(m for m in broker.middlewares if hasattr(m, "hand_back_all"))
+    started = asyncio.create_task(start(5))
+    await asyncio.wait_for(entered.wait(), 5)
+    (execution,) = middleware.hand_back_all()
+    execution.body.cancel()
+    run = await asyncio.wait_for(started, 5)
+    assert (run.status, run.outcome, run.attempts) == ("queued", "pending", 1)
+    assert run.next_send_at is not None and run.heartbeat_at is None
+    assert middleware.should_ack(execution.task_id) is False
+    assert middleware.should_ack(execution.task_id) is True  # asked once per delivery
+    # The next claim is attempt 2; the old attempt cannot hand back or complete any more.
+    claim, attempt = lifecycle.claim_run(run.id, lost_after=timedelta(seconds=60), engine=engine)
+    assert (claim, attempt) == (lifecycle.Claim.claimed, 2)
+    assert lifecycle.hand_back(run.id, attempt=1, engine=engine) is False
 
 
 async def test_heartbeats_are_written_while_the_body_runs(engine, broker, start):
