@@ -190,9 +190,11 @@ class WorkerRuntime:
                 messages = await self._read(free)
                 self.outage.recovered()
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                await self._recreate_group()
+                if "NOGROUP" in str(exc):
+                    await self._recreate_group()
+                else:  # e.g. a READONLY replica during a failover: try again shortly
+                    log.warning("Redis refused the read: %s", exc)
+                    await asyncio.sleep(1.0)
                 continue
             except _BROKEN as exc:
                 if self.outage.exhausted:
@@ -204,6 +206,10 @@ class WorkerRuntime:
                     self.stopping.set()
                     return
                 await asyncio.sleep(self.outage.failed(exc))
+                continue
+            except Exception:  # never let the reader die silently: the worker would idle
+                log.exception("reading the operation stream failed; retrying")
+                await asyncio.sleep(1.0)
                 continue
             for message_id, data in messages:
                 self._spawn(message_id, data)
@@ -229,8 +235,13 @@ class WorkerRuntime:
 
     async def _recreate_group(self) -> None:
         """Redis came back without its data: the group and every message are gone."""
-        await create_group(self._redis, self.queue, self.group)
-        due = await asyncio.to_thread(outbox.make_all_due, self.engine)
+        try:
+            await create_group(self._redis, self.queue, self.group)
+            due = await asyncio.to_thread(outbox.make_all_due, self.engine)
+        except Exception as exc:  # the next read tries again
+            log.warning("could not re-create the consumer group (%s)", type(exc).__name__)
+            await asyncio.sleep(0.5)
+            return
         log.warning(
             "Redis lost its data: consumer group re-created, %d queued run(s) to be sent again",
             due,
