@@ -49,6 +49,7 @@ from opsapp.worker.maintenance import reap_lost_runs_job
 log = logging.getLogger("opsapp.worker.runner")
 
 EXIT_OK = 0
+EXIT_CRASHED = 1
 EXIT_REDIS_GONE = 3  # Redis stayed unreachable past the outage grace
 _BROKEN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError, asyncio.TimeoutError)
 _AUTOCLAIM_EVERY_SECONDS = 5.0
@@ -140,6 +141,11 @@ class WorkerRuntime:
         reader = asyncio.create_task(self._read_forever())
         stop = asyncio.create_task(self.stopping.wait())
         await asyncio.wait({reader, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if reader.done() and not reader.cancelled() and reader.exception() is not None:
+            # Cannot happen by design (the reader catches everything); if it does, say so and
+            # exit non-zero so that a supervisor starts another worker.
+            log.error("the reader stopped unexpectedly: %r", reader.exception())
+            self.exit_code = EXIT_CRASHED
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
@@ -242,6 +248,7 @@ class WorkerRuntime:
             log.warning("could not re-create the consumer group (%s)", type(exc).__name__)
             await asyncio.sleep(0.5)
             return
+        self.outage.recovered()
         log.warning(
             "Redis lost its data: consumer group re-created, %d queued run(s) to be sent again",
             due,

@@ -1,6 +1,7 @@
 """Fixtures of the fault suite (PostgreSQL only): a private redis-server per test, a dispatcher
 on it, worker processes started on demand, the executions table of the fault bodies, and a
-tenant + user to start runs as."""
+tenant + user to start runs as; for real syncs, the demo Graph as its own HTTP process and a
+demo tenant (Contoso) + operator to start them as."""
 
 from __future__ import annotations
 
@@ -11,19 +12,23 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from opsapp.operations.service import start_operation
+from opsapp.graph.demo import CONTOSO
+from opsapp.models import ProviderKind
 from opsapp.settings import get_settings
 from opsapp.worker.broker import build_broker
 from opsapp.worker.dispatch import TaskiqDispatcher
+from opsapp.worker.loader import load_task_modules
 from tests.factories import make_tenant, make_user
 from tests.faults import fault_bodies  # noqa: F401 - registers the fault run types here too
 from tests.faults.fault_bodies import CREATE_TABLE, SLOW, TABLE
 from tests.faults.harness import (
     SCHEDULER_ARGS,
     SCHEDULER_READY,
+    DemoGraphServer,
     RedisServer,
     WorkerProcess,
 )
+from tests.integration.worker.worker_harness import start_as
 
 # Short thresholds so the suite runs in a few minutes. The run-creating side (this process)
 # reads OPSAPP_REDELIVER_AFTER_SECONDS too: it stamps a new run's first re-send time.
@@ -93,19 +98,49 @@ def people(fault_db):
 
 
 @pytest.fixture
+def demo_graph(request, tmp_path):
+    """The demo Graph as a real HTTP process on a free loopback port (workers get its URL as
+    OPSAPP_DEMO_GRAPH_URL); SIGKILLed at teardown, its log printed when the test failed."""
+    server = DemoGraphServer(tmp_path / "demo-graph").start()
+    yield server
+    server.kill()
+    if getattr(getattr(request.node, "rep_call", None), "failed", False):
+        print(f"\n----- demo-graph.log -----\n{server.log_tail(3000)}")
+
+
+@pytest.fixture
+def demo_people(fault_db):
+    """The demo tenant Contoso (provider demo: its Graph is the demo server's `contoso`) and an
+    operator who may start syncs on it."""
+    tenant = make_tenant(
+        fault_db,
+        slug=CONTOSO.slug,
+        name=CONTOSO.name,
+        entra_tenant_id=CONTOSO.entra_tenant_id,
+        provider=ProviderKind.demo,
+    )
+    return tenant, make_user(fault_db, tenant=tenant)
+
+
+@pytest.fixture
+def start_sync(fault_db, dispatcher, demo_people):
+    """await start_sync(run_type, **inputs) → the StartResult of a sync (policy.sync, …) started
+    by Contoso's operator, as the app does: through the suite's Redis dispatcher."""
+    load_task_modules()  # the start surface only offers types it knows a body for
+    tenant, user = demo_people
+
+    async def _start(run_type: str, **inputs):
+        return await start_as(fault_db, dispatcher, (tenant, user), run_type, **inputs)
+
+    return _start
+
+
+@pytest.fixture
 def start_run(fault_db, dispatcher, people):
     """await start_run(key, ms) → the StartResult of a user-started `test.fault_slow` run."""
-    tenant, user = people
 
     async def _start(key: int, ms: int = 1000):
-        return await start_operation(
-            run_type=SLOW,
-            tenant_id=tenant.id,
-            user_id=user.id,
-            inputs={"key": key, "ms": ms},
-            dispatcher=dispatcher,
-            engine=fault_db,
-        )
+        return await start_as(fault_db, dispatcher, people, SLOW, key=key, ms=ms)
 
     return _start
 

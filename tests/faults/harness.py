@@ -16,16 +16,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opsapp.models import OperationRun
 from tests.faults.fault_bodies import TABLE
+from tests.integration.worker.worker_harness import notification_titles, wait_until
+
+__all__ = ["notification_titles", "wait_until"]  # the suite imports them from here
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = os.environ.get("OPSAPP_FAULT_REDIS_SERVER", "/usr/bin/redis-server")
@@ -46,19 +49,6 @@ _T = OperationRun.__table__
 
 
 # -- polling & recovery times ---------------------------------------------------------------
-def wait_until(
-    predicate: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "condition"
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 def results_path() -> Path:
     explicit = os.environ.get(RESULTS_ENV)
     if explicit:
@@ -212,6 +202,58 @@ class RedisServer(_Process):
         return self.start()
 
 
+class DemoGraphServer(_Process):
+    """The demo Graph (`python -m opsapp.graph.demo`) as its own process on a free loopback
+    port; its admin API (`/_demo/...`) switches a tenant's faults over HTTP."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        argv = [sys.executable, "-m", "opsapp.graph.demo", "--host", "127.0.0.1"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        super().__init__(
+            [*argv, "--port", str(self.port)],
+            env=env,
+            log_path=workdir / "demo-graph.log",
+            cwd=ROOT,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def admin(self, method: str, path: str, body: dict | None = None) -> Any:
+        """One admin API call (`/_demo/<path>`); the decoded JSON answer (raises on non-200)."""
+        response = httpx.request(method, f"{self.url}/_demo/{path}", json=body, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def set_faults(self, tenant: str, **switches: Any) -> dict:
+        return self.admin("POST", f"tenants/{tenant}/faults", switches)
+
+    def stats(self, tenant: str) -> dict:
+        return self.admin("GET", f"tenants/{tenant}/stats")
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/_demo/tenants", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start(self, timeout: float = 30.0) -> DemoGraphServer:
+        self._spawn()
+        try:
+            wait_until(
+                lambda: self._ready() or not self.alive, timeout, interval=0.05, what="demo Graph"
+            )
+        except AssertionError:
+            self.kill()
+            raise AssertionError(f"the demo Graph did not start:\n{self.log_tail()}") from None
+        if not self.alive:
+            raise AssertionError(f"the demo Graph exited at start:\n{self.log_tail()}")
+        return self
+
+
 class WorkerProcess(_Process):
     """One `python -m opsapp.worker.runner` (or, with argv/ready, one taskiq scheduler)."""
 
@@ -285,16 +327,6 @@ def executions(engine: Engine, run_id: int) -> list[dict]:
             sa.text(f"SELECT * FROM {TABLE} WHERE run_id = :r ORDER BY id"), {"r": run_id}
         )
         return [dict(r) for r in rows.mappings()]
-
-
-def notification_titles(engine: Engine, user_id: int) -> list[str]:
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.text("SELECT title FROM notifications WHERE user_id = :u ORDER BY id"),
-                {"u": user_id},
-            ).scalars()
-        )
 
 
 def failure_codes(row: dict) -> list[str]:

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from taskiq.kicker import AsyncKicker
 
 from opsapp.models import OperationRun
-from opsapp.operations.service import start_operation
 from opsapp.worker.broker import build_broker
 from opsapp.worker.dispatch import TaskiqDispatcher
 from opsapp.worker.maintenance import REAP_TASK
@@ -26,7 +25,9 @@ from tests.integration.worker.worker_harness import (
     SCHEDULER_ARGS,
     WorkerProcess,
     entries_read,
+    notification_titles,
     pending,
+    start_as,
     wait_until,
 )
 from tests.integration.worker.worker_test_bodies import HOLD_FILE_ENV, ITEMS, SLOW
@@ -93,26 +94,8 @@ def _completed(engine, run_id: int) -> dict | None:
     return row if row["status"] == "completed" else None
 
 
-def _notification_titles(engine, user_id: int) -> list[str]:
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.text("SELECT title FROM notifications WHERE user_id = :u ORDER BY id"),
-                {"u": user_id},
-            ).scalars()
-        )
-
-
-async def _start(engine, dispatcher, people, run_type: str, **inputs):
-    tenant, user = people
-    return await start_operation(
-        run_type=run_type,
-        tenant_id=tenant.id,
-        user_id=user.id,
-        inputs=inputs,
-        dispatcher=dispatcher,
-        engine=engine,
-    )
+_notification_titles = notification_titles
+_start = start_as
 
 
 async def test_a_real_worker_completes_runs_and_ignores_a_redelivered_message(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[3]
 REDIS_URL = os.environ.get("OPSAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -34,6 +35,32 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def notification_titles(engine, user_id: int) -> list[str]:
+    """The titles of a user's notifications, oldest first."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text("SELECT title FROM notifications WHERE user_id = :u ORDER BY id"),
+                {"u": user_id},
+            ).scalars()
+        )
+
+
+async def start_as(engine, dispatcher, people, run_type: str, **inputs):
+    """Start a run as the (tenant, user) pair `people` would, through `dispatcher`."""
+    from opsapp.operations.service import start_operation
+
+    tenant, user = people
+    return await start_operation(
+        run_type=run_type,
+        tenant_id=tenant.id,
+        user_id=user.id,
+        inputs=inputs,
+        dispatcher=dispatcher,
+        engine=engine,
+    )
 
 
 def pending(client: redis.Redis, queue: str) -> int:
