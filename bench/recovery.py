@@ -1,14 +1,14 @@
 """Fault recovery times: runs the fault suite (tests/faults) REPS times and tabulates the recovery
 time each scenario records (min / median / max), for the README.
 
-    .venv/bin/python -m bench.recovery [--reps 3] [-k EXPR] [--write]
+    .venv/bin/python -m bench.recovery [--reps 3] [-k EXPR] [--dry-run]
 
 Each repetition is one `pytest tests/faults` process with OPSAPP_FAULT_RESULTS pointing at a
 scratch JSON-lines file; the scenarios, thresholds and processes are exactly the suite's (own
 redis-server on a free port, runner workers, a scratch PostgreSQL database). Thresholds are the
 suite's short ones (heartbeat 0.5 s, lost after 3 s, re-send after 5 s), not production defaults,
-so the figures show the mechanism's latency on top of its configured thresholds. `--write`
-replaces the "Fault recovery" section of bench/RESULTS.md; without it the table is only printed.
+so the figures show the mechanism's latency on top of its configured thresholds. By default it
+replaces the "Fault recovery" section of bench/RESULTS.md; with --dry-run it only prints.
 A repetition whose tests fail is reported and its figures are still counted.
 """
 
@@ -71,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("-k", dest="keyword", default=None, help="pytest -k expression")
-    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument(
+        "--dry-run",
+        dest="write",
+        action="store_false",
+        help="print the table only; by default bench/RESULTS.md is updated (make bench)",
+    )
     args = parser.parse_args(argv)
 
     samples: dict[str, list[float]] = defaultdict(list)

@@ -19,6 +19,7 @@ BENCHMARKS = (
     "bench.scheduler_tick",
     "bench.drift",
     "bench.restore",
+    "bench.recovery",
     "bench.ui_browser",
     "bench.ui_browser.picker",
 )

@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     login_base_url: str = Field(
         default="https://login.microsoftonline.com", alias="OPSAPP_LOGIN_BASE_URL"
     )
+    # Graph's request budget per tenant and app (Intune: about 1,000 requests per 20 s; a
+    # $batch costs one unit per sub-request). Every client of a tenant paces to it: in scaled
+    # mode (OPSAPP_BROKER=redis) all workers share one budget through Redis, embedded mode
+    # paces in-process. Demo tenants have a roomier budget of their own by default.
+    graph_budget_requests: int = Field(default=1000, ge=1, alias="OPSAPP_GRAPH_BUDGET_REQUESTS")
+    demo_graph_budget_requests: int = Field(
+        default=20_000, ge=1, alias="OPSAPP_DEMO_GRAPH_BUDGET_REQUESTS"
+    )
+    graph_budget_window_seconds: float = Field(
+        default=20.0, gt=0, alias="OPSAPP_GRAPH_BUDGET_WINDOW_SECONDS"
+    )
     run_retention_days: int = Field(default=90, ge=1, alias="OPSAPP_RUN_RETENTION_DAYS")
     prune_batch_size: int = Field(default=5000, ge=1, alias="OPSAPP_PRUNE_BATCH_SIZE")
     heartbeat_seconds: float = Field(default=10.0, gt=0, alias="OPSAPP_HEARTBEAT_SECONDS")

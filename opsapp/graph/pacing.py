@@ -1,7 +1,8 @@
 """Client-side pacing: stay under Graph's per-tenant request budget instead of hitting 429s.
 
 Graph throttles per tenant (and per app), so every client of one tenant in this process shares
-one sliding-window limiter from the registry below. A ``$batch`` costs one unit per sub-request
+one sliding-window limiter from the registry below. With several worker processes (scaled mode)
+the budget is shared through Redis instead: ``opsapp.graph.shared_pacing``. A ``$batch`` costs one unit per sub-request
 because Graph evaluates each of them against the limits.
 """
 
@@ -12,12 +13,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 DEFAULT_MAX_REQUESTS = 1000
 DEFAULT_WINDOW_S = 20.0
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class Pacer(Protocol):
+    """What a Graph client needs of a limiter: ``SlidingWindowLimiter`` (this process) or
+    ``opsapp.graph.shared_pacing.RedisSlidingWindowLimiter`` (every worker, through Redis)."""
+
+    max_requests: int
+    window_s: float
+
+    async def acquire(self, cost: int = 1) -> float:
+        """Wait until ``cost`` units fit in the window, take them, return the time waited."""
+        ...
 
 
 class SlidingWindowLimiter:
@@ -74,18 +88,20 @@ class SlidingWindowLimiter:
             return sum(1 for stamp in self._stamps if stamp > horizon)
 
 
-_REGISTRY: dict[tuple[str, int, float], SlidingWindowLimiter] = {}
+_REGISTRY: dict[tuple[str, str, int, float], SlidingWindowLimiter] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
 def limiter_for_tenant(
     tenant_id: str,
     *,
+    client_id: str = "",
     max_requests: int = DEFAULT_MAX_REQUESTS,
     window_s: float = DEFAULT_WINDOW_S,
 ) -> SlidingWindowLimiter:
-    """The process-wide limiter shared by every client of ``tenant_id`` (same limits)."""
-    key = (tenant_id.lower(), max_requests, float(window_s))
+    """The process-wide limiter shared by every client of ``tenant_id`` (and ``client_id``, the
+    app, when given: Graph budgets are per tenant and app) with the same limits."""
+    key = (tenant_id.lower(), client_id.lower(), max_requests, float(window_s))
     with _REGISTRY_LOCK:
         limiter = _REGISTRY.get(key)
         if limiter is None:

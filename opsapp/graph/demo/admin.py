@@ -11,7 +11,8 @@ Precise policy edits (for drift tests), below ``/_demo/tenants/{tenant}/policies
 - ``PUT /{policy_id}/assignments``  ``{"assignments": [...]}``, like Graph's ``POST .../assign``
 - ``PUT /{policy_id}/settings``     ``{"settings": [...]}``, settings catalog only
 
-``GET`` of ``/assignments`` and ``/settings`` reads them back. An unknown tenant, type or id
+``GET`` of ``/assignments`` and ``/settings`` reads them back. ``GET /_demo/tenants/{tenant}/units``
+is the budget log (every Graph request's arrival time, units and whether the budget admitted it). An unknown tenant, type or id
 answers 404, a bad body 400; success answers 200.
 """
 
@@ -39,6 +40,7 @@ def routes() -> list[Route]:
         Route(f"{base}/reset", reset, methods=["POST"]),
         Route(f"{base}/revoke-tokens", revoke_tokens, methods=["POST"]),
         Route(f"{base}/stats", stats, methods=["GET"]),
+        Route(f"{base}/units", units, methods=["GET"]),
         Route(f"{base}/policies/{{policy_type}}", create_policy, methods=["POST"]),
         Route(f"{base}/policies/{{policy_type}}/{{policy_id}}", policy,
               methods=["GET", "PATCH", "DELETE"]),
@@ -114,6 +116,18 @@ mutate = _tenant_call(lambda demo, key, body: demo.mutate(key, **(body or {})))
 reset = _tenant_call(lambda demo, key, body: demo.reset(key) or {"reset": True})
 revoke_tokens = _tenant_call(lambda demo, key, body: {"revoked": demo.revoke_tokens(key)})
 stats = _tenant_call(lambda demo, key, body: demo.stats(key))
+
+
+async def units(request: Request) -> JSONResponse:
+    """The tenant's budget log: ``[[arrival epoch s, units, admitted], ...]`` (``?since=``)."""
+    demo: DemoGraph = request.app.state.demo
+    try:
+        since = float(request.query_params.get("since", "0"))
+        return JSONResponse(demo.units_log(request.path_params["tenant"], since=since))
+    except KeyError:
+        return JSONResponse({"error": "unknown demo tenant"}, 404)
+    except ValueError:
+        return JSONResponse({"error": "since must be a number"}, 400)
 
 
 # -- precise policy edits ------------------------------------------------------------------

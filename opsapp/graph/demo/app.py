@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -104,7 +105,15 @@ async def graph_endpoint(request: Request) -> Response:
         call = _with_body(call, json.loads(raw) if raw else None)
     except ValueError:
         return call.fail(400, "Body is not valid JSON.").to_response()
-    if path == "$batch" and request.method == "POST":
+    requests = call.body.get("requests") if isinstance(call.body, dict) else None
+    is_batch = path == "$batch" and request.method == "POST"
+    units = len(requests) if is_batch and isinstance(requests, list) and requests else 1
+    budget_wait = state.spend(units)
+    if budget_wait is not None:  # over the tenant's budget: Graph answers 429, whole seconds
+        return call.fail(
+            429, "Too many requests.", retry_after=math.ceil(budget_wait)
+        ).to_response()
+    if is_batch:
         answer = _batch(call, state)
     else:
         with state.lock:

@@ -39,6 +39,10 @@ class Faults:
     leak_secrets: bool = False  # error bodies carry a bearer token, a JWT, the client secret
     token_ttl_s: int | None = None  # lifetime of newly issued tokens (None: server default)
     page_size: int | None = None  # default page size (None: server default)
+    # Graph's own throttling: at most this many units (a $batch: one per sub-request) in any
+    # `budget_window_s` seconds, beyond that 429 with Retry-After (0: no budget enforced)
+    budget_requests: int = 0
+    budget_window_s: float = 20.0
     seed: int = 0
 
     @classmethod

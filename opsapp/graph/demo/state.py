@@ -18,6 +18,7 @@ from opsapp.graph.demo.tenants import DEMO_TENANTS, DemoTenant
 from opsapp.policy_types import POLICY_TYPES_BY_KEY
 
 SETTINGS_CATALOG = "settingsCatalogPolicy"
+UNITS_LOG_MAX = 200_000  # requests kept in a tenant's budget log
 
 
 @dataclass
@@ -31,12 +32,52 @@ class TenantState:
     graph_requests: int = 0
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=500))
     lock: threading.RLock = field(default_factory=threading.RLock)  # writes vs admin thread
+    # The budget: (arrival time, units, admitted) of every Graph request that reached it, and the
+    # units admitted in the current window (what `budget_requests` throttles on).
+    units_log: deque[tuple[float, int, bool]] = field(
+        default_factory=lambda: deque(maxlen=UNITS_LOG_MAX)
+    )
+    units: int = 0
+    budget_throttled: int = 0
+    _budget_window: deque[tuple[float, int]] = field(default_factory=deque)
 
     def record(self, method: str, path: str, query: dict[str, str]) -> None:
         """Count a Graph request and keep it (method, path, query) for tests to inspect."""
         with self.lock:
             self.graph_requests += 1
             self.recent.append({"method": method, "path": path, "query": query})
+
+    def spend(self, units: int, *, now: float | None = None) -> float | None:
+        """Charge a Graph request of ``units`` to the tenant's budget (``Faults.budget_requests``,
+        like Graph's per app and tenant throttling): None when admitted, else the seconds until
+        it would fit (the request is then answered 429). Every call is logged in ``units_log``."""
+        faults = self.faults.faults
+        now = time.time() if now is None else now
+        with self.lock:
+            retry_after = None
+            if faults.budget_requests > 0:
+                window = self._budget_window
+                horizon = now - faults.budget_window_s
+                while window and window[0][0] <= horizon:
+                    window.popleft()
+                used = sum(u for _, u in window)
+                need = used + min(units, faults.budget_requests) - faults.budget_requests
+                if need > 0:  # wait until `need` units left the window
+                    freed = 0
+                    for stamp, u in window:
+                        freed += u
+                        if freed >= need:
+                            retry_after = max(stamp + faults.budget_window_s - now, 0.001)
+                            break
+                else:
+                    window.append((now, units))
+            admitted = retry_after is None
+            self.units_log.append((now, units, admitted))
+            if admitted:
+                self.units += units
+            else:
+                self.budget_throttled += 1
+            return retry_after
 
 
 class DemoGraph:
@@ -227,7 +268,17 @@ class DemoGraph:
                 state.faults.set(Faults())
                 state.token_requests = state.graph_requests = 0
                 state.recent.clear()
+                state.units = state.budget_throttled = 0
+                state.units_log.clear()
+                state._budget_window.clear()
             self.revoke_tokens(key)
+
+    def units_log(self, tenant_key: str, *, since: float = 0.0) -> list[list[Any]]:
+        """``[arrival time, units, admitted]`` of the tenant's Graph requests after ``since``
+        (epoch seconds, the server's clock): what a budget benchmark checks windows against."""
+        state = self.tenant(tenant_key)
+        with state.lock:
+            return [[t, u, ok] for t, u, ok in state.units_log if t > since]
 
     def stats(self, tenant_key: str) -> dict[str, Any]:
         """Counters and the most recent requests of a tenant."""
@@ -236,6 +287,8 @@ class DemoGraph:
             return {
                 "token_requests": state.token_requests,
                 "graph_requests": state.graph_requests,
+                "units": state.units,
+                "budget_throttled": state.budget_throttled,
                 "recent": list(state.recent)[-50:],
                 "faults": state.faults.faults.to_json(),
             }
