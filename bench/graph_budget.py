@@ -290,6 +290,9 @@ def main() -> None:
         "--modes", default="shared,per-process,per-process-unthrottled,shared-unthrottled"
     )
     parser.add_argument("--json", action="store_true", help="also print the raw figures")
+    parser.add_argument(
+        "--dry-run", dest="write", action="store_false", help="do not update bench/RESULTS.md"
+    )
     args = parser.parse_args()
     if args.child:
         child_main(args.seconds, args.start_at)
@@ -304,7 +307,12 @@ def main() -> None:
         graph.stop()
     if args.json:
         print(json.dumps(results, indent=2))
-    print(table(results, workers=args.workers, seconds=args.seconds))
+    text = table(results, workers=args.workers, seconds=args.seconds)
+    print(text)
+    if args.write:
+        from bench.common import machine, write_section
+
+        write_section("Graph budget shared by workers", f"{machine()}\n\n{text}")
 
 
 if __name__ == "__main__":

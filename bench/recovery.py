@@ -33,6 +33,8 @@ WHAT = {
     "redis_restart_empty.queued_run_completed": "Redis restarted empty, run queued: restart → "
     "that run completed (re-send after 5 s)",
     "redis_down_past_grace.exit_3": "Redis down past the 3 s outage grace: down → exit 3",
+    "redis_down_5s.real_sync_group_recreated": "Real policy sync, Redis killed 5 s: restart → "
+    "the worker reads again (the same run then succeeds)",
     "sigterm_idle.exit": "SIGTERM, idle worker: signal → exit",
     "sigterm_busy.worker_exit": "SIGTERM, busy past the 2 s grace: signal → exit",
     "sigterm_busy.other_worker_started": "SIGTERM, busy: signal → another worker runs the run",

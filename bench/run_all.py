@@ -20,6 +20,7 @@ BENCHMARKS = (
     "bench.drift",
     "bench.restore",
     "bench.recovery",
+    "bench.graph_budget",
     "bench.ui_browser",
     "bench.ui_browser.picker",
 )

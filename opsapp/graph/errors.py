@@ -23,6 +23,8 @@ BAD_RESPONSE = "graph.bad_response"
 TIMEOUT = "graph.timeout"
 REQUEST_INVALID = "graph.request_invalid"
 
+# The Graph failure codes. opsapp.operations.failures registers them in its one list of codes
+# (see its docstring); a code added here is known to every failure record from then on.
 ERROR_CODES: tuple[str, ...] = (
     THROTTLED,
     FORBIDDEN,

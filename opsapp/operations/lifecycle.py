@@ -170,13 +170,21 @@ def record_produced(
     engine = engine or get_engine()
     live = (status_in({RunStatus.running}), fenced(attempt))
     with engine.begin() as conn:
-        row = conn.execute(sa.select(_T.c.context).where(_T.c.id == run_id, *live)).first()
+        row = conn.execute(
+            sa.select(_T.c.context).where(_T.c.id == run_id, *live).with_for_update()
+        ).first()
         if row is None:
             return False
-        context = dict(row.context or {})
-        context["produced"] = {**(context.get("produced") or {}), **dict(produced)}
         stmt = while_in(RunStatus.running, _T.c.id == run_id, fenced(attempt))
+        context = with_produced(row.context, produced)
         return bool(conn.execute(stmt.values(context=context).returning(_T.c.id)).first())
+
+
+def with_produced(context: Mapping[str, Any] | None, produced: Mapping[str, Any]) -> dict:
+    """`context` with `produced` merged into its "produced" ids (later values win)."""
+    merged = dict(context or {})
+    merged["produced"] = {**(merged.get("produced") or {}), **dict(produced)}
+    return merged
 
 
 def hand_back(
@@ -205,10 +213,16 @@ def complete_where(
     failures: list[dict[str, Any]] | None = None,
     now: datetime | None = None,
     only_from: frozenset[RunStatus] | None = None,
+    produced: Mapping[str, Any] | None = None,
 ) -> list[int]:
     """Complete every run matching `where` (and a legal source status) with `outcome`, inside
     the caller's transaction, and write each one's terminal notification in that same
-    transaction; returns the ids completed. complete_run and the reaper use it."""
+    transaction; returns the ids completed. complete_run and the reaper use it.
+
+    `produced` ids (RunResult.produced) are merged into the run's context["produced"] by the
+    same UPDATE: the context is read under a row lock in this transaction, merged in Python
+    (the column is JSONB on PostgreSQL, JSON on SQLite) and written with the completion. Ids
+    belong to one run, so `where` must then match at most one run."""
     guard_outcome(RunStatus.completed, outcome)
     now = now or utcnow()
     values: dict[str, Any] = dict(
@@ -218,6 +232,16 @@ def complete_where(
         values["summary_counts"] = dict(summary_counts)
     if failures is not None:
         values["failures"] = merge_failures(failures)
+    if produced:
+        sources = guarded_sources(RunStatus.completed, only_from)
+        query = sa.select(_T.c.id, _T.c.context).where(status_in(sources), *where)
+        rows = conn.execute(query.with_for_update()).all()
+        if len(rows) > 1:
+            raise ValueError("produced ids belong to one run; the completion matched several")
+        if not rows:
+            return []
+        where = (*where, _T.c.id == rows[0].id)
+        values["context"] = with_produced(rows[0].context, produced)
     stmt = transition(RunStatus.completed, *where, values=values, only_from=only_from)
     completed = list(conn.execute(stmt.returning(_T.c.id)).scalars())
     add_completed(conn, completed)
@@ -235,11 +259,14 @@ def complete_run(
     from_statuses: frozenset[RunStatus] | None = None,
     strict: bool = False,
     attempt: int | None = None,
+    produced: Mapping[str, Any] | None = None,
 ) -> bool:
     """Complete an active run with its outcome (and its terminal notification, in the same
     transaction). Returns False (or raises IllegalTransition when strict) if the run was not in
     an allowed source status — e.g. it is already completed — or no longer on `attempt`.
-    `from_statuses` narrows the legal sources (e.g. only a still-queued run)."""
+    `from_statuses` narrows the legal sources (e.g. only a still-queued run). `produced` ids are
+    merged into context["produced"] by the completing UPDATE (nothing is written when the run
+    is not completed)."""
     engine = engine or get_engine()
     with engine.begin() as conn:
         done = bool(
@@ -252,6 +279,7 @@ def complete_run(
                 failures=failures,
                 now=now,
                 only_from=from_statuses,
+                produced=produced,
             )
         )
     if not done and strict:

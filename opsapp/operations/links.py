@@ -1,4 +1,5 @@
-"""The one place that builds run URLs: the canonical "View run" link and related links per type.
+"""The one place that builds run URLs: the canonical "View run" link and the related links each
+type declares in its catalog entry (catalog.RelatedLink; nothing per type is coded here).
 
 Routes are tenant-scoped (`/t/<slug>/…`) so a shared link names its tenant and access checks can
 answer 404 for anyone outside it.
@@ -6,9 +7,11 @@ answer 404 for anyone outside it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, urlencode
 
-from opsapp.operations.catalog import OPERATION_TYPES
+from opsapp.operations.catalog import OPERATION_TYPES, RelatedLink
 from opsapp.settings import get_settings
 
 
@@ -32,48 +35,37 @@ def absolute(path: str) -> str:
     return f"{base}{path}" if base else path
 
 
-def _related_target(kind: str, tenant_slug: str, inputs: dict[str, Any]) -> tuple[str, str] | None:
-    if kind == "inventory":
-        return "Inventory", tenant_path(tenant_slug, "inventory")
-    if kind == "policies":
-        return "Policies", tenant_path(tenant_slug, "policies")
-    if kind == "groups":
-        return "Directory groups", tenant_path(tenant_slug, "directory", "groups")
-    if kind == "drift":
-        baseline = inputs.get("baseline_id")
-        query = f"?baseline={baseline}" if baseline else ""
-        return "Drift findings", tenant_path(tenant_slug, "drift") + query
-    if kind == "backup_set" and inputs.get("backup_set_id"):
-        return "Backup set", tenant_path(tenant_slug, "backup-sets", inputs["backup_set_id"])
-    if kind == "backup_schedule" and inputs.get("schedule_id"):
-        return "Backup schedule", tenant_path(
-            tenant_slug, "backup-schedules", inputs["schedule_id"]
-        )
-    if kind == "restore_run" and inputs.get("restore_run_id"):
-        return "Restore run", tenant_path(tenant_slug, "restore", inputs["restore_run_id"])
-    return None
+def link_url(tenant_slug: str, link: RelatedLink, values: Mapping[str, Any]) -> str | None:
+    """The URL of a catalog link with its placeholders filled from `values` (None when a path
+    placeholder has no value). Filled values are URL-quoted; ids come out as they are."""
+    filled = link.fill(values)
+    if filled is None:
+        return None
+    parts, query = filled
+    path = tenant_path(tenant_slug, *(quote(str(part), safe="") for part in parts))
+    return f"{path}?{urlencode(query)}" if query else path
 
 
 def related_links(
     *, tenant_slug: str, run_type: str, context: dict[str, Any]
 ) -> list[dict[str, str]]:
-    """Links a run detail page shows next to the run: the page the work belongs to, and more."""
-    links = [{"label": "All operations", "url": operations_path(tenant_slug)}]
-    op = OPERATION_TYPES.get(run_type)
+    """Links a run detail page shows next to the run, as its catalog entry declares them: the
+    page the work belongs to, what the run made, all operations, then any further links (a
+    link with no value for its path, or to a page already listed, is left out)."""
     inputs = (context or {}).get("inputs") or {}
-    target = _related_target(op.related, tenant_slug, inputs) if op else None
-    if target:
-        links.insert(0, {"label": target[0], "url": target[1]})
     produced = (context or {}).get("produced") or {}
-    if produced.get("backup_set_id") and inputs.get("backup_set_id") is None:
-        links.insert(
-            1,
-            {
-                "label": "Backup set made by this run",
-                "url": tenant_path(tenant_slug, "backup-sets", produced["backup_set_id"]),
-            },
-        )
-    retried = inputs.get("retried_run_id")
-    if retried:
-        links.append({"label": "Retried run", "url": view_run_path(tenant_slug, retried)})
+    op = OPERATION_TYPES.get(run_type)
+    links: list[dict[str, str]] = []
+
+    def add(label: str, url: str | None) -> None:
+        if url is not None and all(url != seen["url"] for seen in links):
+            links.append({"label": label, "url": url})
+
+    if op is not None:
+        add(op.related_link.label, link_url(tenant_slug, op.related_link, inputs))
+        for link in op.produced_links:
+            add(link.label, link_url(tenant_slug, link, produced))
+    add("All operations", operations_path(tenant_slug))
+    for link in op.see_also_links if op is not None else ():
+        add(link.label, link_url(tenant_slug, link, inputs))
     return links

@@ -15,6 +15,14 @@ class InvalidCounts(ValueError):
     """A task reported a count key its type does not declare, or a non-count value."""
 
 
+class InvalidProduced(ValueError):
+    """A task reported a produced id its type does not declare (OperationType.produces), or a
+    value that is not an id."""
+
+
+PRODUCED_VALUE_MAX = 200  # longest string id a run may report as produced
+
+
 @dataclass
 class RunResult:
     """The result of a task body. Bodies return this; they never set run status."""
@@ -24,6 +32,10 @@ class RunResult:
     item_failures: list[dict[str, Any]] = field(default_factory=list)
     # A failure of the run as a whole (it could not proceed), e.g. Graph refused the listing.
     fatal: dict[str, Any] | None = None
+    # Ids of what the run made, e.g. {"backup_set_id": 7}: merged into the run's
+    # context["produced"] by the UPDATE that completes it; the run page links them (the type's
+    # `produces` links declare which keys it may carry).
+    produced: dict[str, int | str] = field(default_factory=dict)
 
     def fail_item(self, code: str, message: str, *, item: str | None = None) -> None:
         self.item_failures.append(make_failure(code, message, item=item))
@@ -39,6 +51,25 @@ def validate_counts(run_type: str, counts: Mapping[str, Any]) -> dict[str, int]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidCounts(f"count '{key}' must be a non-negative integer")
         clean[key] = value
+    return clean
+
+
+def validate_produced(run_type: str, produced: Mapping[str, Any]) -> dict[str, int | str]:
+    """Keep produced ids within the keys the type's `produces` links declare; values are
+    positive integers or short non-empty strings."""
+    allowed = get_type(run_type).produced_keys
+    clean: dict[str, int | str] = {}
+    for key, value in produced.items():
+        if key not in allowed:
+            declared = ", ".join(sorted(allowed)) or "none"
+            raise InvalidProduced(f"'{key}' is not a produced id of {run_type} ({declared})")
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise InvalidProduced(f"produced '{key}' must be an integer or string id")
+        if isinstance(value, int) and value <= 0:
+            raise InvalidProduced(f"produced '{key}' must be a positive integer")
+        if isinstance(value, str) and not 0 < len(value.strip()) <= PRODUCED_VALUE_MAX:
+            raise InvalidProduced(f"produced '{key}' must be 1-{PRODUCED_VALUE_MAX} characters")
+        clean[key] = value.strip() if isinstance(value, str) else value
     return clean
 
 

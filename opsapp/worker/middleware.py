@@ -6,9 +6,10 @@ worker executes it.
   bogus — the body is skipped and the run is left untouched. Otherwise a heartbeat starts.
 - the task function (see `task_function`) runs the registered body only for a claimed run.
 - on_error: the body raised → the run is failed with a sanitized failure.
-- post_execute: the body returned → `results.finalise` → `lifecycle.complete_run`; bad counts or a
-  wrong return type fail the run with internal.error instead of crashing the worker. The
-  terminal notification is written in the completion's own transaction.
+- post_execute: the body returned → `results.finalise` → `lifecycle.complete_run`; bad counts,
+  undeclared produced ids or a wrong return type fail the run with internal.error instead of
+  crashing the worker. The terminal notification and the result's produced ids are written in
+  the completion's own transaction.
 
 Fencing: the claim's attempt token goes with every heartbeat, progress write and completion.
 When a heartbeat is refused (the run was taken over by another worker, or completed by the
@@ -44,7 +45,7 @@ from opsapp.models import OperationRun
 from opsapp.operations import lifecycle
 from opsapp.operations.failures import failure_from_exception, make_failure, sanitize_text
 from opsapp.operations.lifecycle import Claim
-from opsapp.operations.results import RunResult, finalise
+from opsapp.operations.results import RunResult, finalise, validate_produced
 from opsapp.operations.status import TERMINAL_STATUSES, RunStatus
 from opsapp.settings import get_settings
 from opsapp.worker.config import get_worker_settings
@@ -332,7 +333,8 @@ class RunTrackingMiddleware(TaskiqMiddleware):
                 fatal=result.fatal,
             )
             outcome, counts, failures = finalise(ctx.run_type, merged)
-        except Exception as exc:  # bad counts / wrong type: fail the run, not the worker
+            produced = validate_produced(ctx.run_type, result.produced or {})
+        except Exception as exc:  # bad counts / ids / wrong type: fail the run, not the worker
             return self._fail(execution, failure_from_exception(exc))
         return lifecycle.complete_run(
             ctx.run_id,
@@ -341,6 +343,7 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             failures=failures,
             engine=self.engine,
             attempt=execution.attempt,
+            produced=produced,
         )
 
     def _fail(self, execution: Execution, failure: dict[str, Any]) -> bool:

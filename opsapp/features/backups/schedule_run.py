@@ -117,7 +117,7 @@ async def run_schedule(
         await asyncio.to_thread(
             lifecycle.record_produced, run_id, {"backup_set_id": set_id}, engine=engine
         )
-    result = RunResult(counts=counts)
+    result = RunResult(counts=counts, produced={"backup_set_id": set_id})
     writer = SetWriter(
         engine,
         tenant_id=tenant_id,
