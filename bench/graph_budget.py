@@ -29,13 +29,14 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from bench.sync_throughput import DemoGraph
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -94,36 +95,11 @@ def child_main(seconds: float, start_at: float) -> None:
 
 
 # -- parent ------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class DemoGraphProcess:
-    """`python -m opsapp.graph.demo --port P` on loopback, in its own process group."""
+class DemoGraphProcess(DemoGraph):
+    """The demo Graph process of bench/sync_throughput, with a JSON call for its admin API."""
 
     def __init__(self) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        OUT.mkdir(exist_ok=True)
-        self.log = OUT / "graph_budget-demo-graph.log"
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "opsapp.graph.demo", "--port", self.url.rsplit(":", 1)[1]],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.call("GET", "/_demo/tenants")
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"demo Graph did not start; see {self.log}") from None
-                time.sleep(0.2)
+        super().__init__("graph_budget")
 
     def call(self, method: str, path: str, body: dict | None = None):
         data = json.dumps(body).encode() if body is not None else None
@@ -132,15 +108,6 @@ class DemoGraphProcess:
         )
         with urllib.request.urlopen(request, timeout=30) as answer:
             return json.loads(answer.read())
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 def _redis_budget_keys(delete: bool) -> list[str]:

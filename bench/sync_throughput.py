@@ -175,11 +175,11 @@ def free_port() -> int:
 class DemoGraph:
     """`python -m opsapp.graph.demo --port P` on loopback, in its own process group."""
 
-    def __init__(self) -> None:
+    def __init__(self, bench: str = "sync_throughput") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         OUT.mkdir(exist_ok=True)
-        self.log = OUT / "sync_throughput-demo-graph.log"
+        self.log = OUT / f"{bench}-demo-graph.log"
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "opsapp.graph.demo", "--port", str(self.port)],
