@@ -155,6 +155,10 @@ class OperationType:
     # restore is previewed) and dispatched later, when someone executes it. The reaper leaves a
     # held run alone until it was dispatched (OperationRun.dispatched_at).
     held: bool = False
+    # A stopping worker hands a run of this type back to the queue (another worker runs the body
+    # again from the start). False for a body whose writes are not safe to repeat after a cut
+    # (a restore may have created policies): such a run is failed as worker.lost instead.
+    resumable: bool = True
     # Links to what a run made, after `related`; placeholders name the keys of
     # context["produced"] — the only keys RunResult.produced may carry for this type.
     produces: tuple[LinkRef, ...] = ()
@@ -318,6 +322,7 @@ _TYPES = (
         related="restore_run",
         user_startable=False,  # started by the restore adapter when a restore is previewed
         held=True,
+        resumable=False,  # a second pass could create a policy twice
     ),
 )
 

@@ -43,6 +43,7 @@ from taskiq import Context, TaskiqDepends, TaskiqMessage, TaskiqMiddleware, Task
 from opsapp.db import get_engine
 from opsapp.models import OperationRun
 from opsapp.operations import lifecycle
+from opsapp.operations.catalog import get_type
 from opsapp.operations.failures import failure_from_exception, make_failure, sanitize_text
 from opsapp.operations.lifecycle import Claim
 from opsapp.operations.results import RunResult, finalise, validate_produced
@@ -159,8 +160,9 @@ class RunTrackingMiddleware(TaskiqMiddleware):
         return [e for e in self._executions.values() if e.should_execute and not e.finished]
 
     def hand_back_all(self) -> list[Execution]:
-        """Mark every running execution to be handed back (the caller then cancels them)."""
-        executions = self.executing()
+        """Mark every running execution of a resumable type to be handed back (the caller then
+        cancels them all; the others fail as worker.lost). Returns those handed back."""
+        executions = [e for e in self.executing() if get_type(e.run_type).resumable]
         for execution in executions:
             execution.handing_back = True
         return executions

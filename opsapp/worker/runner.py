@@ -12,7 +12,9 @@ what a plain `taskiq worker` could not give us:
 - **SIGTERM / SIGINT.** The worker stops reading at once; idle, it exits at once. Busy, it lets
   running bodies finish for OPSAPP_WORKER_SHUTDOWN_GRACE_SECONDS (30 s), then hands the rest back:
   each run returns to queued (fenced by its attempt), its message stays unacknowledged, and the
-  outbox sends it again so another worker runs it. A second signal skips the grace.
+  outbox sends it again so another worker runs it. A type marked `resumable=False` in the catalog
+  (restore.execute: a second pass could create a policy twice) is failed as worker.lost instead.
+  A second signal skips the grace.
 - **Sweeps.** Every OPSAPP_WORKER_SWEEP_SECONDS (default: the heartbeat interval) each worker
   reaps lost runs and relays due outbox messages, so a dead worker's run is settled within the
   lost threshold plus one sweep, with or without the scheduler.
@@ -329,7 +331,11 @@ class WorkerRuntime:
         if not self.active:
             return
         executions = self.middleware.hand_back_all()
-        log.warning("handing %d running operation(s) back to the queue", len(executions))
+        log.warning(
+            "handing %d running operation(s) back to the queue; %d not resumable will fail",
+            len(executions),
+            len(self.active) - len(executions),
+        )
         for task in list(self.active):
             task.cancel()
         await asyncio.wait(set(self.active), timeout=_HAND_BACK_WAIT_SECONDS)

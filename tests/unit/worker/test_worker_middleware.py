@@ -370,6 +370,40 @@ async def test_a_handed_back_run_is_queued_again_and_left_unacknowledged(engine,
     assert lifecycle.hand_back(run.id, attempt=1, engine=engine) is False
 
 
+async def test_a_run_that_is_not_resumable_is_failed_instead_of_handed_back(
+    engine, broker, start, monkeypatch
+):
+    """restore.execute-like types: a second pass could repeat writes, so a stopping worker
+    fails the run (worker.lost) rather than giving it to another worker."""
+    import dataclasses
+
+    from opsapp.operations import catalog
+
+    monkeypatch.setitem(
+        catalog.OPERATION_TYPES,
+        UNIT_TYPE,
+        dataclasses.replace(catalog.OPERATION_TYPES[UNIT_TYPE], resumable=False),
+    )
+    entered = asyncio.Event()
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        entered.set()
+        await asyncio.sleep(30)
+        return RunResult(counts={"total": 1, "processed": 1})
+
+    middleware = next(m for m in broker.middlewares if hasattr(m, "hand_back_all"))
+    started = asyncio.create_task(start(6))
+    await asyncio.wait_for(entered.wait(), 5)
+    (execution,) = middleware.executing()
+    assert middleware.hand_back_all() == []
+    execution.body.cancel()
+    run = await asyncio.wait_for(started, 5)
+    assert (run.status, run.outcome) == ("completed", "failed")
+    assert [f["code"] for f in run.failures] == ["worker.lost"]
+    assert middleware.should_ack(execution.task_id) is True
+
+
 async def test_heartbeats_are_written_while_the_body_runs(engine, broker, start):
     beats = []
 
