@@ -76,7 +76,9 @@ def test_every_existing_link_is_unchanged(run_type):
 
 
 def test_every_catalog_type_is_covered():
-    assert set(EXPECTED) == set(OPERATION_TYPES)
+    # Test suites register their own "test.*" types while pytest collects them.
+    product_types = {key for key in OPERATION_TYPES if not key.startswith("test.")}
+    assert set(EXPECTED) == product_types
 
 
 @pytest.mark.parametrize(
