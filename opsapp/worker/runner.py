@@ -170,15 +170,15 @@ class WorkerRuntime:
 
     async def _startup(self) -> None:
         self.broker.is_worker_process = True
+        fresh = False
         while not self.stopping.is_set():
             try:
                 # broker.startup() declares the group too, so ask first whether it exists.
-                fresh = await create_group(self._redis, self.queue, self.group)
+                fresh = await create_group(self._redis, self.queue, self.group) or fresh
                 await self.broker.startup()  # the start-up reap
                 self.outage.recovered()
                 if fresh:  # a first deploy, or a Redis that lost its data: trust no message
-                    due = await asyncio.to_thread(outbox.make_all_due, self.engine)
-                    log.warning("consumer group created; %d queued run(s) to be sent again", due)
+                    await self._make_all_due("consumer group created")
                 return
             except _BROKEN as exc:
                 if self.outage.exhausted:
@@ -245,18 +245,22 @@ class WorkerRuntime:
         """Redis came back without its data: the group and every message are gone."""
         try:
             await create_group(self._redis, self.queue, self.group)
-            due = await asyncio.to_thread(outbox.make_all_due, self.engine)
         except Exception as exc:  # the next read tries again
             log.warning("could not re-create the consumer group (%s)", type(exc).__name__)
             await asyncio.sleep(0.5)
             return
         self.outage.recovered()
-        log.warning(
-            "Redis lost its data: consumer group re-created, %d queued run(s) to be sent again",
-            due,
-        )
+        await self._make_all_due("Redis lost its data: consumer group re-created")
         if self.sweep_seconds > 0:
             await self._relay()
+
+    async def _make_all_due(self, why: str) -> None:
+        try:
+            due = await asyncio.to_thread(outbox.make_all_due, self.engine)
+        except Exception as exc:  # no database now: the runs fall due by themselves later
+            log.warning("%s; could not make queued runs due (%s)", why, type(exc).__name__)
+            return
+        log.warning("%s; %d queued run(s) to be sent again", why, due)
 
     # -- executing one message ---------------------------------------------------------------
     def _spawn(self, message_id: str | bytes, data: bytes) -> None:
