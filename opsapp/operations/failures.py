@@ -8,7 +8,8 @@ Failure codes — the one list. Every code a failure may be stored with is regis
 by the module that owns it:
 
 - the codes of the run primitive itself (below: queue, worker, input, internal);
-- the Graph codes, which `opsapp.graph.errors` defines (ERROR_CODES) and this module registers;
+- the Graph codes, which `opsapp.graph.errors` defines (ERROR_CODES) and this module registers
+  on first use of the registry;
 - a feature's codes, which its `codes.py` registers with `register_codes(..., owner=__name__)`
   (opsapp.features.backups.codes, opsapp.features.restore.codes).
 
@@ -27,7 +28,6 @@ from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from opsapp.graph import errors as graph_errors
 from opsapp.logging_setup import sanitize_logger
 from opsapp.redaction import MESSAGE_CAP, sanitize_text
 
@@ -70,25 +70,40 @@ def register_codes(*codes: str, owner: str) -> frozenset[str]:
     return frozenset(codes)
 
 
+_GRAPH_LOADED = False
+
+
+def _owners() -> dict[str, str]:
+    """The registry, with Graph's codes registered on first use: importing opsapp.graph pulls in
+    httpx, which a CLI call that never talks to Graph should not pay for at start-up."""
+    global _GRAPH_LOADED
+    if not _GRAPH_LOADED:
+        _GRAPH_LOADED = True
+        from opsapp.graph import errors as graph_errors
+
+        register_codes(*graph_errors.ERROR_CODES, owner=graph_errors.__name__)
+    return _OWNERS
+
+
 def owner_of(code: str) -> str | None:
     """The module that registered `code` (None when nobody did)."""
-    return _OWNERS.get(code)
+    return _owners().get(code)
 
 
 class _KnownCodes(AbstractSet[str]):
     """A live, read-only view of the registered codes (`code in KNOWN_CODES`, `CODES <= …`)."""
 
     def __contains__(self, code: object) -> bool:
-        return code in _OWNERS
+        return code in _owners()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(_OWNERS))
+        return iter(sorted(_owners()))
 
     def __len__(self) -> int:
-        return len(_OWNERS)
+        return len(_owners())
 
     def __repr__(self) -> str:
-        return f"KNOWN_CODES({sorted(_OWNERS)})"
+        return f"KNOWN_CODES({sorted(_owners())})"
 
 
 KNOWN_CODES: AbstractSet[str] = _KnownCodes()
@@ -96,7 +111,6 @@ KNOWN_CODES: AbstractSet[str] = _KnownCodes()
 CORE_CODES = register_codes(
     DISPATCH_FAILED, WORKER_LOST, INPUT_INVALID, INTERNAL_ERROR, owner=__name__
 )
-GRAPH_CODES = register_codes(*graph_errors.ERROR_CODES, owner=graph_errors.__name__)
 
 
 def _known(code: Any) -> bool:
