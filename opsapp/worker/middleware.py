@@ -145,6 +145,9 @@ class RunTrackingMiddleware(TaskiqMiddleware):
         self._lost_after_seconds = lost_after_seconds
         self._progress_interval = progress_interval
         self._executions: dict[str, Execution] = {}
+        # Set by a runner that acknowledges messages itself (opsapp.worker.runner) and asks
+        # `should_ack`; other brokers (in-memory) never leave a message unacknowledged.
+        self.decides_acks = False
         # task ids of messages to leave unacknowledged (see the module docstring)
         self._keep_unacked: set[str] = set()
 
@@ -168,9 +171,8 @@ class RunTrackingMiddleware(TaskiqMiddleware):
         return executions
 
     def _keep_unacked_message(self, task_id: str) -> None:
-        if len(self._keep_unacked) > 10_000:  # a broker that never asks (in-memory): stay small
-            self._keep_unacked.clear()
-        self._keep_unacked.add(task_id)
+        if self.decides_acks:  # nobody would ever ask otherwise
+            self._keep_unacked.add(task_id)
 
     def should_ack(self, task_id: str) -> bool:
         """Whether the runner should acknowledge the message `task_id` it just processed."""

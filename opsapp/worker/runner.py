@@ -42,6 +42,7 @@ from taskiq.receiver import Receiver
 
 from opsapp.db import get_engine
 from opsapp.operations import outbox
+from opsapp.settings import get_settings
 from opsapp.worker._compat import RedisStreamBroker
 from opsapp.worker.broker import create_group, tracking_middleware
 from opsapp.worker.config import WorkerSettings, get_worker_settings
@@ -95,11 +96,10 @@ class WorkerRuntime:
         engine: Engine | None = None,
         sweep_seconds: float | None = None,
     ) -> None:
-        from opsapp.settings import get_settings
-
         ws = settings or get_worker_settings()
         self.broker = broker
         self.middleware = tracking_middleware(broker)
+        self.middleware.decides_acks = True  # _execute asks should_ack after each message
         self.dispatcher = TaskiqDispatcher(broker)
         self._engine = engine
         self.concurrency = ws.concurrency

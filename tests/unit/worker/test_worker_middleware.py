@@ -15,6 +15,7 @@ from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations import lifecycle
 from opsapp.operations.results import RunResult
+from opsapp.worker.broker import tracking_middleware
 from opsapp.worker.registry import RunContext, operation_task, task_name_for
 from tests.unit.worker.worker_helpers import UNIT_TYPE, UNIT_TYPE_2, load_run, notifications_of
 
@@ -332,8 +333,7 @@ async def test_a_taken_over_attempt_is_fenced_and_abandons_its_body(engine, brok
             raise
         return RunResult(counts={"total": 1, "processed": 1})
 
-    broker_mw = next(m for m in broker.middlewares if hasattr(m, "hand_back_all"))
-    broker_mw._heartbeat_seconds = 0.05
+    tracking_middleware(broker)._heartbeat_seconds = 0.05
     run = await start(4)
     assert took_over.is_set() and body_cancelled.is_set()
     row = _row(engine, run.id)
@@ -345,7 +345,9 @@ async def test_a_taken_over_attempt_is_fenced_and_abandons_its_body(engine, brok
     assert lifecycle.complete_run(run.id, outcome="succeeded", attempt=2, engine=engine) is True
 
 
-async def test_a_handed_back_run_is_queued_again_and_left_unacknowledged(engine, broker, start):
+async def _start_a_waiting_body(broker, start, key: int):
+    """Start a run whose body waits (30 s); return the middleware, its execution once the body
+    runs, and the task that finishes when the run's message is done."""
     entered = asyncio.Event()
 
     @operation_task(UNIT_TYPE)
@@ -354,10 +356,17 @@ async def test_a_handed_back_run_is_queued_again_and_left_unacknowledged(engine,
         await asyncio.sleep(30)
         return RunResult(counts={"total": 1, "processed": 1})
 
-    middleware = next(m for m in broker.middlewares if hasattr(m, "hand_back_all"))
-    started = asyncio.create_task(start(5))
+    middleware = tracking_middleware(broker)
+    middleware.decides_acks = True  # as the runner does
+    started = asyncio.create_task(start(key))
     await asyncio.wait_for(entered.wait(), 5)
-    (execution,) = middleware.hand_back_all()
+    (execution,) = middleware.executing()
+    return middleware, execution, started
+
+
+async def test_a_handed_back_run_is_queued_again_and_left_unacknowledged(engine, broker, start):
+    middleware, execution, started = await _start_a_waiting_body(broker, start, 5)
+    assert middleware.hand_back_all() == [execution]
     execution.body.cancel()
     run = await asyncio.wait_for(started, 5)
     assert (run.status, run.outcome, run.attempts) == ("queued", "pending", 1)
@@ -384,18 +393,7 @@ async def test_a_run_that_is_not_resumable_is_failed_instead_of_handed_back(
         UNIT_TYPE,
         dataclasses.replace(catalog.OPERATION_TYPES[UNIT_TYPE], resumable=False),
     )
-    entered = asyncio.Event()
-
-    @operation_task(UNIT_TYPE)
-    async def body(ctx: RunContext) -> RunResult:
-        entered.set()
-        await asyncio.sleep(30)
-        return RunResult(counts={"total": 1, "processed": 1})
-
-    middleware = next(m for m in broker.middlewares if hasattr(m, "hand_back_all"))
-    started = asyncio.create_task(start(6))
-    await asyncio.wait_for(entered.wait(), 5)
-    (execution,) = middleware.executing()
+    middleware, execution, started = await _start_a_waiting_body(broker, start, 6)
     assert middleware.hand_back_all() == []
     execution.body.cancel()
     run = await asyncio.wait_for(started, 5)
