@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from opsapp.settings import get_settings
@@ -24,6 +26,42 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.close()
 
 
+# A pooled PostgreSQL connection idle longer than this is pinged (SELECT 1) before reuse: a NAT
+# or firewall may have dropped it silently. Fresher ones get only the free check below.
+PING_AFTER_IDLE_SECONDS = 30.0
+
+
+def _configure_postgres_liveness(engine: Engine) -> None:
+    """Check a pooled connection before reuse without a round trip per checkout (what
+    pool_pre_ping costs: one SELECT 1 each time, a third of a short transaction's round trips).
+
+    An idle connection has nothing to read. When its backend is terminated
+    (pg_terminate_backend, a restart, a failover) the server sends an error and closes the
+    socket, so the socket turns readable: such a connection is replaced before anyone uses it.
+    Raising DisconnectionError here makes the pool discard it and hand out another."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check_alive(dbapi_conn, record, _proxy) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None:
+            return  # a brand-new connection
+        try:
+            readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+            if readable or dbapi_conn.closed:
+                raise exc.DisconnectionError("the server closed this pooled connection")
+            if time.monotonic() - since > PING_AFTER_IDLE_SECONDS:
+                dbapi_conn.execute("SELECT 1")
+                dbapi_conn.rollback()
+        except exc.DisconnectionError:
+            raise
+        except Exception as error:
+            raise exc.DisconnectionError(str(error)) from error
+
+
 def get_engine(url: str | None = None) -> Engine:
     """Return the (cached) engine for `url`, defaulting to the configured DATABASE_URL.
 
@@ -38,8 +76,23 @@ def _engine_for(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_size=10, max_overflow=20)
+        _configure_postgres_liveness(engine)
     return engine
+
+
+@contextmanager
+def single_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for work that is ONE statement (a guarded UPDATE, the start's INSERT … WITH):
+    on PostgreSQL in autocommit, so the statement is its own transaction and costs one round
+    trip instead of BEGIN + statement + COMMIT. SQLite gets an ordinary transaction (an
+    in-process call, no round trips to save). Never run two dependent statements here."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+    else:
+        with engine.begin() as conn:
+            yield conn
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from opsapp.db import get_engine
+from opsapp.db import get_engine, single_statement
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations.failures import merge_failures
@@ -41,6 +41,7 @@ class Claim(StrEnum):
     already_completed = "already_completed"  # redelivery of finished work: do nothing
     running_elsewhere = "running_elsewhere"  # another live worker has it: do nothing
     missing = "missing"  # no such run (deleted, or a bogus message)
+    wrong_type = "wrong_type"  # the message was sent for another type (a bogus message)
 
     @property
     def should_execute(self) -> bool:
@@ -88,11 +89,33 @@ def fenced(attempt: int | None):
     return sa.true() if attempt is None else _T.c.attempts == attempt
 
 
+# What a worker needs of the run it claims: the claim's UPDATE returns it (no read before).
+CLAIM_COLUMNS = (_T.c.id, _T.c.tenant_id, _T.c.user_id, _T.c.type, _T.c.context, _T.c.attempts)
+
+
 def claim_run(
     run_id: int, *, lost_after: timedelta, engine: Engine | None = None, now: datetime | None = None
 ) -> tuple[Claim, int | None]:
     """Claim a queued run for execution (or take over one whose worker stopped heartbeating).
     Returns the claim and, when it says execute, the attempt token of this execution."""
+    claim, row = claim_with_run(run_id, lost_after=lost_after, engine=engine, now=now)
+    return claim, (row.attempts if row is not None else None)
+
+
+def claim_with_run(
+    run_id: int,
+    *,
+    lost_after: timedelta,
+    run_type: str | None = None,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> tuple[Claim, Any]:
+    """claim_run for a worker: also returns the claimed run's CLAIM_COLUMNS (None when not to
+    execute). `run_type`: the type the message was sent for; a run of another type is not
+    claimed (Claim.wrong_type).
+
+    Each statement is its own transaction (one round trip on PostgreSQL): the happy path is the
+    claiming UPDATE alone; a take-over and the status read only follow when it matched nothing."""
     engine, now = engine or get_engine(), now or utcnow()
     values = dict(
         heartbeat_at=now,
@@ -101,20 +124,25 @@ def claim_run(
         attempts=_T.c.attempts + 1,
         next_send_at=None,  # claimed: the outbox has nothing left to deliver
     )
-    with engine.begin() as conn:
-        stmt = transition(RunStatus.running, _T.c.id == run_id, values=values)
-        attempt = conn.execute(stmt.returning(_T.c.attempts)).scalar()
-        if attempt is not None:
-            return Claim.claimed, attempt
-        stale = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at) < now - lost_after
-        stmt = while_in(RunStatus.running, _T.c.id == run_id, stale).values(**values)
-        attempt = conn.execute(stmt.returning(_T.c.attempts)).scalar()
-        if attempt is not None:
-            return Claim.taken_over, attempt
-        status = conn.execute(sa.select(_T.c.status).where(_T.c.id == run_id)).scalar()
-    if status is None:
+    this_run = (_T.c.id == run_id, *((_T.c.type == run_type,) if run_type else ()))
+    with single_statement(engine) as conn:
+        stmt = transition(RunStatus.running, *this_run, values=values)
+        row = conn.execute(stmt.returning(*CLAIM_COLUMNS)).first()
+    if row is not None:
+        return Claim.claimed, row
+    stale = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at) < now - lost_after
+    with single_statement(engine) as conn:
+        stmt = while_in(RunStatus.running, *this_run, stale).values(**values)
+        row = conn.execute(stmt.returning(*CLAIM_COLUMNS)).first()
+    if row is not None:
+        return Claim.taken_over, row
+    with single_statement(engine) as conn:
+        found = conn.execute(sa.select(_T.c.status, _T.c.type).where(_T.c.id == run_id)).first()
+    if found is None:
         return Claim.missing, None
-    if status in TERMINAL_STATUSES:
+    if run_type and found.type != run_type:
+        return Claim.wrong_type, None
+    if found.status in TERMINAL_STATUSES:
         return Claim.already_completed, None
     return Claim.running_elsewhere, None
 

@@ -1,5 +1,9 @@
-"""Run notifications: "queued" after a successful dispatch and one terminal notification, to the
-initiator only, with safe content. System runs (no initiator) notify nobody.
+"""Run notifications: "queued" and one terminal notification, to the initiator only, with safe
+content. System runs (no initiator) notify nobody.
+
+The "queued" notification is written with the run, in the start's own transaction (or its one
+statement, opsapp.operations.start_statement); a dispatch that fails takes it back
+(service._fail_dispatch), so it stands only for a run that really was queued.
 
 The terminal notification is written by `add_completed` inside the transaction that completes
 the run (opsapp.operations.lifecycle.complete_where), so a completed run always has it: no crash
@@ -12,9 +16,8 @@ from types import SimpleNamespace
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from opsapp.db import get_engine, session_scope
 from opsapp.models import Notification, OperationRun, Tenant
 from opsapp.operations.catalog import label_for
 from opsapp.operations.links import view_run_path
@@ -29,12 +32,18 @@ _LEVELS = {
 
 
 class Notifier(Protocol):
+    """Sends "queued" some other way, after the dispatch (instead of the stored notification)."""
+
     def run_queued(self, run: OperationRun) -> None: ...
 
 
 def _counts_text(run: OperationRun) -> str:
     counts = run.summary_counts or {}
     return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "no items"
+
+
+def queued_title(run_type: str) -> str:
+    return f"{label_for(run_type)} queued"
 
 
 def build_queued(run: OperationRun, tenant: Tenant) -> Notification:
@@ -44,7 +53,7 @@ def build_queued(run: OperationRun, tenant: Tenant) -> Notification:
         tenant_id=run.tenant_id,
         operation_run_id=run.id,
         level="info",
-        title=f"{label} queued",
+        title=queued_title(run.type),
         body=f"{label} for {tenant.name} is queued.",
         link=view_run_path(tenant.slug, run.id),
     )
@@ -67,24 +76,6 @@ def build_completed(run: OperationRun, tenant: Tenant) -> Notification:
         body=body[:1000],
         link=view_run_path(tenant.slug, run.id),
     )
-
-
-class DatabaseNotifier:
-    """Stores notifications for the bell (the UI pops terminal ones as toasts)."""
-
-    def __init__(self, engine: Engine | None = None) -> None:
-        self._engine = engine
-
-    def _store(self, run: OperationRun, build) -> None:
-        if run.user_id is None:
-            return
-        with session_scope(self._engine or get_engine()) as session:
-            tenant = session.get(Tenant, run.tenant_id)
-            if tenant is not None:
-                session.add(build(run, tenant))
-
-    def run_queued(self, run: OperationRun) -> None:
-        self._store(run, build_queued)
 
 
 def add_completed(conn: Connection, run_ids: Sequence[int]) -> int:

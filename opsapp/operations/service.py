@@ -13,6 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -22,16 +23,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from opsapp.db import get_engine, session_scope
-from opsapp.models import OperationRun, Tenant, User
+from opsapp.models import Notification, OperationRun, Tenant, User
 from opsapp.models.operations import ACTIVE_PREDICATE
 from opsapp.models.types import utcnow
-from opsapp.operations import lifecycle, outbox
+from opsapp.operations import lifecycle, outbox, start_statement
 from opsapp.operations.access import Forbidden, NotFound, authorize
 from opsapp.operations.catalog import OperationType, get_type, run_precheck
 from opsapp.operations.failures import failure_from_exception, make_failure
 from opsapp.operations.identity import identity_hash
 from opsapp.operations.links import view_run_path
-from opsapp.operations.notifications import DatabaseNotifier, Notifier
+from opsapp.operations.notifications import Notifier, build_queued, queued_title
 from opsapp.operations.reaper import reap_lost_runs
 from opsapp.operations.status import TERMINAL_STATUSES, RunOutcome, RunStatus
 from opsapp.settings import get_settings
@@ -152,6 +153,7 @@ class _Initiator:
     user_id: int | None
     name: str
     tenant_slug: str
+    tenant_name: str
 
 
 def _resolve_user_initiator(
@@ -168,7 +170,7 @@ def _resolve_user_initiator(
             raise Forbidden(f"{op.label} runs are started by the system, not by hand")
         run_precheck(op, session, tenant_id, inputs)
         user = session.get(User, user_id)
-        return _Initiator(user_id, user.display_name or user.email, tenant.slug)
+        return _Initiator(user_id, user.display_name or user.email, tenant.slug, tenant.name)
 
 
 def _resolve_system_initiator(
@@ -180,13 +182,20 @@ def _resolve_system_initiator(
         if tenant is None:
             raise NotFound()
         run_precheck(op, session, tenant_id, inputs)
-        return _Initiator(None, SYSTEM_INITIATOR, tenant.slug)
+        return _Initiator(None, SYSTEM_INITIATOR, tenant.slug, tenant.name)
 
 
-def _ensure_in_own_transaction(engine: Engine, **kwargs: Any) -> EnsureResult:
-    # Its own transaction whose first statement is the INSERT: SQLite must not upgrade a reader.
+def _ensure_in_own_transaction(
+    engine: Engine, *, notify: _Initiator | None, **kwargs: Any
+) -> EnsureResult:
+    """ensure_run in its own transaction whose first statement is the INSERT (SQLite must not
+    upgrade a reader); with `notify`, a new run's "queued" notification is written in it too."""
     with session_scope(engine) as session:
-        return ensure_run(session, **kwargs)
+        ensured = ensure_run(session, **kwargs)
+        if ensured.created and notify is not None and notify.user_id is not None:
+            tenant = SimpleNamespace(name=notify.tenant_name, slug=notify.tenant_slug)
+            session.add(build_queued(ensured.run, tenant))  # type: ignore[arg-type]
+        return ensured
 
 
 async def start_operation(
@@ -207,6 +216,24 @@ async def start_operation(
     engine = engine or get_engine()
     op = get_type(run_type)
     normalised = op.identity.normalise(inputs)
+    if notifier is None and start_statement.usable(engine, op, user_id):
+        if not dispatcher.supports(op.key):
+            raise OperationUnavailable(f"{op.label} ({op.key}) is not available in this deployment")
+        quick = await asyncio.to_thread(
+            start_statement.quick_start,
+            engine,
+            op,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            inputs=normalised,
+            context=context,
+            now=utcnow(),
+        )
+        if quick is not None:  # else: the general path below decides (and raises) as always
+            view_path = view_run_path(quick.tenant_slug, quick.run.id)
+            if not quick.created:
+                return StartResult(quick.run, False, view_path)
+            return await _dispatch_new(engine, quick.run, view_path, dispatcher, notifier=None)
     initiator = await asyncio.to_thread(
         _resolve_user_initiator,
         engine,
@@ -255,13 +282,14 @@ async def _start(
     *,
     context: dict[str, Any] | None,
 ) -> StartResult:
-    """ensure → commit → dispatch → notify, for an already resolved initiator."""
-    notifier = notifier or DatabaseNotifier(engine)
+    """ensure (with the "queued" notification, unless a custom notifier sends it after the
+    dispatch) → commit → dispatch, for an already resolved initiator."""
     if not dispatcher.supports(op.key):
         raise OperationUnavailable(f"{op.label} ({op.key}) is not available in this deployment")
     ensured = await asyncio.to_thread(
         _ensure_in_own_transaction,
         engine,
+        notify=initiator if notifier is None else None,
         tenant_id=tenant_id,
         run_type=op.key,
         inputs=normalised,
@@ -272,10 +300,25 @@ async def _start(
     run, view_path = ensured.run, view_run_path(initiator.tenant_slug, ensured.run.id)
     if not ensured.created:
         return StartResult(run, False, view_path)
+    return await _dispatch_new(engine, run, view_path, dispatcher, notifier=notifier)
+
+
+async def _dispatch_new(
+    engine: Engine,
+    run: OperationRun,
+    view_path: str,
+    dispatcher: Dispatcher,
+    *,
+    notifier: Notifier | None,
+) -> StartResult:
+    """dispatch (→ notify, with a custom notifier) for a run just created. `notifier` None:
+    the "queued" notification was written with the run, so a failed dispatch takes it back."""
     try:
         await asyncio.wait_for(dispatcher.dispatch(run), get_settings().dispatch_timeout_seconds)
     except Exception as exc:  # the broker is down, stalled or refused: never leave a queued orphan
-        failed_here, current = await asyncio.to_thread(_fail_dispatch, engine, run, exc)
+        failed_here, current = await asyncio.to_thread(
+            _fail_dispatch, engine, run, exc, notified=notifier is None
+        )
         if failed_here or current is None:
             raise DispatchFailed(current or run, view_path) from exc
         # The broker did take the message (e.g. the dispatch timed out after Redis accepted
@@ -290,6 +333,8 @@ async def _start(
         run = current
         if RunStatus(run.status) in TERMINAL_STATUSES:
             return StartResult(run, True, view_path)  # its terminal notification is out already
+    if notifier is None:
+        return StartResult(run, True, view_path)
     try:
         await asyncio.to_thread(notifier.run_queued, run)
     except Exception:  # the run is queued and dispatched; a lost notification must not undo that
@@ -298,12 +343,13 @@ async def _start(
 
 
 def _fail_dispatch(
-    engine: Engine, run: OperationRun, exc: Exception
+    engine: Engine, run: OperationRun, exc: Exception, *, notified: bool = False
 ) -> tuple[bool, OperationRun | None]:
     """Fail the run as queue.dispatch_failed — only while it is still queued (its terminal
-    notification is written with it). Returns (whether this call failed it, the run as stored
-    now). A run a worker already claimed (the broker accepted the message after all) or
-    completed is left exactly as it is."""
+    notification is written with it; a "queued" one written with the run (`notified`) is taken
+    back: nothing was queued). Returns (whether this call failed it, the run as stored now). A
+    run a worker already claimed (the broker accepted the message after all) or completed is
+    left exactly as it is."""
     logged = failure_from_exception(exc, default_code="queue.dispatch_failed")  # logs, sanitized
     failure = make_failure(
         "queue.dispatch_failed",
@@ -313,5 +359,13 @@ def _fail_dispatch(
     failed_here = lifecycle.fail_run(
         run.id, failure, engine=engine, from_statuses=frozenset({RunStatus.queued})
     )
+    if failed_here and notified:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.delete(Notification.__table__).where(
+                    Notification.__table__.c.operation_run_id == run.id,
+                    Notification.__table__.c.title == queued_title(run.type),
+                )
+            )
     with session_scope(engine) as session:
         return failed_here, session.get(OperationRun, run.id)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis, ResponseError
 from sqlalchemy.engine import Engine
-from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
+from taskiq import AsyncBroker, BrokerMessage, InMemoryBroker, TaskiqEvents, TaskiqState
 
 from opsapp.settings import get_settings
 from opsapp.worker import registry
@@ -64,6 +64,25 @@ def tracking_middleware(broker: AsyncBroker) -> RunTrackingMiddleware:
     raise LookupError("this broker has no run-tracking middleware")
 
 
+class OpsStreamBroker(RedisStreamBroker):
+    """taskiq-redis's stream broker with one kept client for sending.
+
+    Its own `kick` builds a `Redis` client object for every message; building one (its
+    response-callback table) costs more than the XADD round trip itself on the start path."""
+
+    _sender: Redis | None = None
+
+    async def kick(self, message: BrokerMessage) -> None:
+        if self._sender is None:
+            self._sender = Redis(connection_pool=self.connection_pool)
+        await self._sender.xadd(
+            message.labels.get("queue_name") or self.queue_name,
+            {b"data": message.message},
+            maxlen=self.maxlen,
+            approximate=self.approximate,
+        )
+
+
 def _redis_broker(
     redis_url: str, *, queue_name: str | None, socket_timeout: float | None
 ) -> RedisStreamBroker:
@@ -71,7 +90,7 @@ def _redis_broker(
     # socket_timeout bounds every command: a worker's must exceed its XREADGROUP block (the
     # setting refuses less); a client that never listens may pass a shorter one.
     timeout = socket_timeout or ws.socket_timeout_seconds
-    return RedisStreamBroker(
+    return OpsStreamBroker(
         redis_url,
         queue_name=queue_name or ws.queue_name,
         consumer_group_name=ws.consumer_group,

@@ -1,7 +1,7 @@
 """Run tracking around every `opsapp.op.<type>` task: the one place a run's status changes while a
 worker executes it.
 
-- pre_execute: claim the run (`lifecycle.mark_running`). When the claim says don't execute — the
+- pre_execute: claim the run (`lifecycle.claim_with_run`, one UPDATE returning the run). When the claim says don't execute — the
   run is completed (a redelivered message), running on a live worker, missing, or the message is
   bogus — the body is skipped and the run is left untouched. Otherwise a heartbeat starts.
 - the task function (see `task_function`) runs the registered body only for a claimed run.
@@ -36,18 +36,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from taskiq import Context, TaskiqDepends, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 
 from opsapp.db import get_engine
-from opsapp.models import OperationRun
 from opsapp.operations import lifecycle
 from opsapp.operations.catalog import get_type
 from opsapp.operations.failures import failure_from_exception, make_failure, sanitize_text
 from opsapp.operations.lifecycle import Claim
 from opsapp.operations.results import RunResult, finalise, validate_produced
-from opsapp.operations.status import TERMINAL_STATUSES, RunStatus
 from opsapp.settings import get_settings
 from opsapp.worker.config import get_worker_settings
 from opsapp.worker.registry import RunContext, RunNoLongerOwned, get_body, run_type_of
@@ -62,13 +59,12 @@ _RETRY_DELAYS = (0.0, 0.5, 2.0)  # completing a run survives a short database hi
 
 @dataclass
 class _RunRow:
-    """What the worker needs of a run (read once, before the claim)."""
+    """What the worker needs of a run (returned by the claim)."""
 
     id: int
     tenant_id: int
     user_id: int | None
     type: str
-    status: RunStatus
     inputs: dict[str, Any]
 
 
@@ -109,16 +105,18 @@ def _run_id_of(message: TaskiqMessage) -> int | None:
         return None
 
 
-def _load_run(engine: Engine, run_id: int) -> _RunRow | None:
-    t = OperationRun.__table__
-    cols = (t.c.id, t.c.tenant_id, t.c.user_id, t.c.type, t.c.status, t.c.context)
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(*cols).where(t.c.id == run_id)).first()
+def _claim_run(
+    engine: Engine, run_id: int, run_type: str, lost_after: timedelta
+) -> tuple[Claim, _RunRow | None, int | None]:
+    """Claim the run (one UPDATE that also returns what the worker needs of it)."""
+    claim, row = lifecycle.claim_with_run(
+        run_id, lost_after=lost_after, run_type=run_type, engine=engine
+    )
     if row is None:
-        return None
+        return claim, None, None
     inputs = (row.context or {}).get("inputs") or {}
-    status = RunStatus(row.status)
-    return _RunRow(row.id, row.tenant_id, row.user_id, row.type, status, dict(inputs))
+    run = _RunRow(row.id, row.tenant_id, row.user_id, row.type, dict(inputs))
+    return claim, run, row.attempts
 
 
 def failure_for(exc: BaseException) -> dict[str, Any]:
@@ -241,29 +239,28 @@ class RunTrackingMiddleware(TaskiqMiddleware):
         if run_id is None:
             log.warning("operation message %s carries no run id; skipped", message.task_id)
             return
-        run = execution.run = await asyncio.to_thread(_load_run, self.engine, run_id)
-        if run is None:
-            execution.claim = Claim.missing
-            log.warning("run %s does not exist; message %s skipped", run_id, message.task_id)
-            return
-        if run.type != execution.run_type:
-            log.warning(
-                "run %s is a %s run, not %s; message skipped", run_id, run.type, execution.run_type
-            )
-            return
-        if run.status in TERMINAL_STATUSES:
-            execution.claim = Claim.already_completed
-            log.info("run %s is already completed; redelivered message is a no-op", run_id)
-            return
         settings = get_settings()
         lost_after = timedelta(seconds=self._lost_after_seconds or settings.lost_after_seconds)
-        execution.claim, execution.attempt = await asyncio.to_thread(
-            lifecycle.claim_run, run_id, lost_after=lost_after, engine=self.engine
+        claim, run, attempt = await asyncio.to_thread(
+            _claim_run, self.engine, run_id, execution.run_type, lost_after
         )
-        if not execution.claim.should_execute:
-            log.info("run %s not executed: %s", run_id, execution.claim.value)
-            if execution.claim == Claim.running_elsewhere:
-                self._keep_unacked_message(message.task_id)  # offered again: a take-over later
+        execution.claim, execution.run, execution.attempt = claim, run, attempt
+        if run is None:
+            if claim == Claim.missing:
+                log.warning("run %s does not exist; message %s skipped", run_id, message.task_id)
+            elif claim == Claim.wrong_type:
+                log.warning(
+                    "run %s is not a %s run; message %s skipped",
+                    run_id,
+                    execution.run_type,
+                    message.task_id,
+                )
+            elif claim == Claim.already_completed:
+                log.info("run %s is already completed; redelivered message is a no-op", run_id)
+            else:
+                log.info("run %s not executed: %s", run_id, claim.value)
+                if claim == Claim.running_elsewhere:
+                    self._keep_unacked_message(message.task_id)  # offered again: a take-over
             return
         if execution.claim == Claim.taken_over:
             log.warning("run %s lost its worker; this worker takes it over", run_id)

@@ -309,8 +309,11 @@ async def test_a_dispatch_error_after_the_run_already_finished_changes_nothing(e
     (run,) = _runs(engine)
     assert (run.status, run.outcome, run.failures) == ("completed", "succeeded", [])
     assert result.created and result.run.outcome == "succeeded"
-    # Only the completion's own notification: neither "queued" after the end nor a false "failed".
-    assert [n.title for n in _notes(engine, alice.id)] == ["Directory groups sync succeeded"]
+    # "queued" (written with the run) and the completion's own notification: no false "failed".
+    assert [n.title for n in _notes(engine, alice.id)] == [
+        "Directory groups sync queued",
+        "Directory groups sync succeeded",
+    ]
 
 
 async def test_fail_dispatch_fails_only_a_queued_run(engine):

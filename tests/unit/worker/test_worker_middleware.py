@@ -257,7 +257,7 @@ async def test_a_database_error_before_the_body_never_raises_and_skips_the_body(
             "SELECT", {}, Exception("connection to postgresql://u:pw@h failed")
         )
 
-    monkeypatch.setattr("opsapp.worker.middleware._load_run", broken)
+    monkeypatch.setattr("opsapp.worker.middleware._claim_run", broken)
     caplog.set_level(logging.ERROR, logger="opsapp.worker")
     await _kick(broker, run.id)
 
