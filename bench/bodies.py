@@ -36,3 +36,51 @@ async def noop(ctx: RunContext) -> RunResult:
 
 if not registry.is_registered(NOOP):
     registry.register_body(NOOP, noop)
+
+
+# -- bench.stamp: the body says when it was entered ------------------------------------------
+# Its body pushes "<run id> <time.time()>" onto a Redis list, so a benchmark in another process
+# learns (BLPOP, no polling) when the worker entered the body. bench/bare_taskiq.py has the same
+# body on a bare taskiq broker: the floor of start → body entered.
+STAMP = "bench.stamp"
+ENTERED_KEY = "opsapp-bench:entered"
+
+if STAMP not in catalog.OPERATION_TYPES:
+    catalog.register_type(
+        OperationType(
+            STAMP,
+            "Benchmark stamp",
+            IdentitySchema((IdentityField("key", "id"),)),
+            ("total", "processed", "created", "failed"),
+            Capability.start_operations,
+            related="inventory",
+        )
+    )
+
+_stamp_clients: dict[int, object] = {}
+
+
+async def push_entered(key: object) -> None:
+    """RPUSH "<key> <now>" onto ENTERED_KEY with a client kept per event loop."""
+    import asyncio
+    import os
+    import time
+
+    from redis.asyncio import Redis
+
+    entered = time.time()
+    loop = id(asyncio.get_running_loop())
+    client = _stamp_clients.get(loop)
+    if client is None:
+        url = os.environ.get("OPSAPP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+        client = _stamp_clients[loop] = Redis.from_url(url)
+    await client.rpush(ENTERED_KEY, f"{key} {entered}")  # type: ignore[attr-defined]
+
+
+async def stamp(ctx: RunContext) -> RunResult:
+    await push_entered(ctx.run_id)
+    return RunResult(counts={"total": 1, "processed": 1, "created": 1})
+
+
+if not registry.is_registered(STAMP):
+    registry.register_body(STAMP, stamp)

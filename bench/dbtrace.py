@@ -32,6 +32,8 @@ _FROM = re.compile(r"\bFROM\s+(\w+)", re.I)
 def label(statement: str) -> str:
     """A short name for a statement: verb and table, and what an UPDATE of a run does."""
     text = " ".join(statement.split())
+    if text.startswith("WITH who AS"):
+        return "WITH … INSERT operation_runs (the one-statement start)"
     match = _VERB.match(text)
     if match is None:
         return text[:40]
@@ -78,14 +80,24 @@ class StatementLog:
     def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
         self.events.append((self._side(), label(statement)))
 
+    # A connection in autocommit (opsapp.db.single_statement) sends no BEGIN / COMMIT /
+    # ROLLBACK, although SQLAlchemy still fires its logical transaction events.
+    @staticmethod
+    def _autocommit(conn) -> bool:
+        dbapi = conn.connection.dbapi_connection
+        return bool(getattr(dbapi, "autocommit", False))
+
     def _begin(self, conn) -> None:
-        self.events.append((self._side(), "BEGIN"))
+        if not self._autocommit(conn):
+            self.events.append((self._side(), "BEGIN"))
 
     def _commit(self, conn) -> None:
-        self.events.append((self._side(), "COMMIT"))
+        if not self._autocommit(conn):
+            self.events.append((self._side(), "COMMIT"))
 
     def _rollback(self, conn) -> None:
-        self.events.append((self._side(), "ROLLBACK"))
+        if not self._autocommit(conn):
+            self.events.append((self._side(), "ROLLBACK"))
 
     def _connect(self, dbapi_conn, record) -> None:
         self._fresh.add(id(record))

@@ -11,15 +11,15 @@ can fall between the two."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from opsapp.models import Notification, OperationRun, Tenant
-from opsapp.operations.catalog import label_for
+from opsapp.operations.catalog import OPERATION_TYPES, label_for
 from opsapp.operations.links import view_run_path
 from opsapp.operations.status import RunOutcome
 
@@ -37,9 +37,30 @@ class Notifier(Protocol):
     def run_queued(self, run: OperationRun) -> None: ...
 
 
+# Statements that write a notification together with its run (start_statement, the completion
+# in lifecycle) build the texts in Python with these in place of the tenant's name and slug, and
+# let the database fill them in from the tenants row (see `filled`).
+TENANT_NAME, TENANT_SLUG = "⟪tenant⟫", "⟪slug⟫"
+PLACEHOLDER_TENANT = SimpleNamespace(name=TENANT_NAME, slug=TENANT_SLUG)
+
+
+def filled(template: str, replacements: Mapping[str, Any]) -> Any:
+    """SQL: `template` with each placeholder replaced by a column expression, in order. Values
+    go in after their placeholder was replaced, so a tenant name is never rewritten."""
+    expr: Any = sa.literal(template)
+    for placeholder, column in replacements.items():
+        expr = sa.func.replace(expr, placeholder, sa.cast(column, sa.Text))
+    return expr
+
+
 def _counts_text(run: OperationRun) -> str:
+    """The counts ("total 3, processed 3, failed 1") in the type's declared order (a JSONB column returns
+    its keys in an order of its own, so the stored order is not the one to show)."""
     counts = run.summary_counts or {}
-    return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "no items"
+    op = OPERATION_TYPES.get(run.type)
+    declared = op.summary_keys if op else ()
+    keys = [k for k in declared if k in counts] + sorted(k for k in counts if k not in declared)
+    return ", ".join(f"{k} {counts[k]}" for k in keys if counts[k]) or "no items"
 
 
 def queued_title(run_type: str) -> str:

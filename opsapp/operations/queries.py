@@ -6,9 +6,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session, select
 
 from opsapp.models import OperationRun
@@ -79,14 +81,19 @@ class RunFilters:
 
 
 def _state_clause(state: str):
+    """The bucket as SQL. Every bucket names its outcome, so (tenant_id, outcome, created_at)
+    serves it as a newest-first range scan: "active" adds outcome = 'pending', which every
+    active run has and no other run has (status.guard_outcome; lifecycle keeps it so), so the
+    rows are exactly the status IN ('queued', 'running') ones."""
     if state == ACTIVE_BUCKET:
-        return status_in(ACTIVE_STATUSES)
+        return sa.and_(status_in(ACTIVE_STATUSES), OperationRun.outcome == RunOutcome.pending)
     return sa.and_(status_in(TERMINAL_STATUSES), OperationRun.outcome == RunOutcome(state))
 
 
 def _runs_query(tenant_id: int, f: RunFilters, now: datetime | None):
-    """Runs of one tenant, newest first. Served by (tenant_id, created_at) or
-    (tenant_id, type, created_at); the other filters ride on that ordered index scan."""
+    """Runs of one tenant, newest first (ORM entities, for paging). Each filter has an index
+    that yields its rows newest first: (tenant_id, created_at), (tenant_id, type, created_at),
+    (tenant_id, outcome, created_at) and (tenant_id, initiator_name, created_at)."""
     t = OperationRun
     query = select(t).where(t.tenant_id == tenant_id)
     if f.since is not None:
@@ -100,6 +107,46 @@ def _runs_query(tenant_id: int, f: RunFilters, now: datetime | None):
     return query.order_by(t.created_at.desc(), t.id.desc())
 
 
+_T = OperationRun.__table__
+_KEYS = tuple(c.key for c in _T.c)  # the mapped attribute names (SQLModel: the column names)
+_ID = _KEYS.index("id")
+_new_run = sa.inspect(OperationRun).class_manager.new_instance
+_identity_key = sa.inspect(OperationRun).identity_key_from_primary_key
+
+
+@lru_cache(maxsize=64)
+def _list_statement(since: bool, run_type: bool, state: str | None, initiator: bool) -> sa.Select:
+    """_runs_query's SELECT as a Core statement over the table's columns, one per filter shape,
+    with bound parameters for the values: built once, so SQLAlchemy's compiled cache hits on a
+    memoized key, and no ORM loading machinery runs per row."""
+    sa.orm.configure_mappers()  # the ORM query would have; _run_from_row needs the attributes
+    query = sa.select(*_T.c).where(_T.c.tenant_id == sa.bindparam("tenant_id"))
+    if since:
+        query = query.where(_T.c.created_at >= sa.bindparam("since", type_=_T.c.created_at.type))
+    if run_type:
+        query = query.where(_T.c.type == sa.bindparam("type", type_=_T.c.type.type))
+    if state:
+        query = query.where(_state_clause(state))
+    if initiator:
+        query = query.where(
+            _T.c.initiator_name == sa.bindparam("initiator", type_=_T.c.initiator_name.type)
+        )
+    return (
+        query.order_by(_T.c.created_at.desc(), _T.c.id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+
+
+def _run_from_row(row) -> OperationRun:
+    """An OperationRun holding the row's values, as a loaded-then-detached instance: every
+    attribute loaded, the identity key set (session.add() re-attaches it, never INSERTs it)."""
+    run = _new_run()
+    run.__dict__.update(zip(_KEYS, row, strict=True))
+    instance_state(run).key = _identity_key((row[_ID],))
+    return run
+
+
 def list_runs(
     session: Session,
     *,
@@ -107,10 +154,24 @@ def list_runs(
     filters: RunFilters = RunFilters(),
     now: datetime | None = None,
 ) -> list[OperationRun]:
-    """A window (limit / offset) of the filtered runs, newest first (the CLI's listing)."""
+    """A window (limit / offset) of the filtered runs, newest first (the CLI's listing).
+
+    The same rows, in the same order, with the same values as `_runs_query` through the ORM,
+    in the session's transaction (pending changes flushed first, as an ORM query autoflushes);
+    the runs come back detached from the session (read-only use: serialize, print)."""
     f = filters.validated()
-    query = _runs_query(tenant_id, f, now).limit(f.limit).offset(f.offset)
-    return list(session.exec(query))
+    params: dict[str, Any] = {"tenant_id": tenant_id, "limit": f.limit, "offset": f.offset}
+    if f.since is not None:
+        params["since"] = (now or utcnow()) - f.since
+    if f.type:
+        params["type"] = f.type
+    if f.initiator:
+        params["initiator"] = f.initiator
+    statement = _list_statement(f.since is not None, bool(f.type), f.state, bool(f.initiator))
+    if session.autoflush:
+        session.flush()
+    result = session.connection(bind_arguments={"mapper": OperationRun}).execute(statement, params)
+    return [_run_from_row(row) for row in result.all()]  # all(): one fetchall, not per row
 
 
 def list_runs_page(

@@ -35,15 +35,20 @@ from opsapp.operations import outbox
 from opsapp.operations.access import can
 from opsapp.operations.catalog import OperationType
 from opsapp.operations.identity import identity_hash
-from opsapp.operations.notifications import build_queued
+from opsapp.operations.notifications import (
+    PLACEHOLDER_TENANT,
+    TENANT_NAME,
+    TENANT_SLUG,
+    build_queued,
+    filled,
+)
 from opsapp.operations.reaper import lost_clause, thresholds
 from opsapp.operations.status import RunOutcome, RunStatus
 
 _RUNS, _NOTES = OperationRun.__table__, Notification.__table__
 _TENANTS, _USERS, _MEMBERS = Tenant.__table__, User.__table__, Membership.__table__
-# Placeholders the statement fills in from `who` and `ins` (see _queued_templates). Each is
-# replaced once and the values go in last, so a tenant name can never be rewritten.
-_SLUG, _NAME, _ID = "⟪slug⟫", "⟪tenant⟫", "999999999999"
+# The new run's id is unknown until the INSERT: a placeholder too (see _queued_templates).
+_ID = "999999999999"
 
 
 @dataclass(frozen=True)
@@ -68,16 +73,8 @@ def _queued_templates(run_type: str) -> dict[str, str]:
     """build_queued's texts with placeholders for what only the statement knows (tenant name and
     slug, the new run's id), so the notification reads exactly like the general path's."""
     run = SimpleNamespace(type=run_type, user_id=0, tenant_id=0, id=int(_ID))
-    note = build_queued(run, SimpleNamespace(name=_NAME, slug=_SLUG))  # type: ignore[arg-type]
+    note = build_queued(run, PLACEHOLDER_TENANT)  # type: ignore[arg-type]
     return {"level": note.level, "title": note.title, "body": note.body, "link": note.link}
-
-
-def _fill(template: str, **values: Any) -> Any:
-    """SQL: `template` with each placeholder replaced by a column expression."""
-    expr: Any = sa.literal(template)
-    for placeholder, column in values.items():
-        expr = sa.func.replace(expr, placeholder, sa.cast(column, sa.Text))
-    return expr
 
 
 @lru_cache(maxsize=64)
@@ -169,9 +166,9 @@ def _statement(run_type: str, roles: tuple[str, ...], held: bool) -> sa.Select:
                 ins.c.tenant_id,
                 ins.c.id,
                 sa.literal(text["level"]),
-                _fill(text["title"], **{_NAME: who.c.name}),
-                _fill(text["body"], **{_NAME: who.c.name}),
-                _fill(text["link"], **{_ID: ins.c.id, _SLUG: who.c.slug}),
+                filled(text["title"], {TENANT_NAME: who.c.name}),
+                filled(text["body"], {TENANT_NAME: who.c.name}),
+                filled(text["link"], {_ID: ins.c.id, TENANT_SLUG: who.c.slug}),
                 now,
             ).select_from(ins.join(who, sa.true())),
         )

@@ -120,6 +120,8 @@ class WorkerRuntime:
         self.hurry = asyncio.Event()  # a second signal: skip the grace
         self.exit_code = EXIT_OK
         self._unacked: list[str] = []  # acks that Redis could not take yet
+        self._to_ack: list[str] = []  # acks waiting for the XACK in flight (see _ack_soon)
+        self._acker: asyncio.Task[None] | None = None
         self._last_autoclaim = 0.0
         self._redis = Redis(connection_pool=broker.connection_pool)
 
@@ -279,21 +281,34 @@ class WorkerRuntime:
         except Exception:
             log.exception("message %s failed outside its body", message_id)
         if self.middleware.should_ack(task_id):
-            await self._ack(message_id)
+            self._ack_soon(message_id)
 
-    async def _ack(self, message_id: str) -> None:
+    def _ack_soon(self, message_id: str) -> None:
+        """Acknowledge a processed message. One XACK is in flight at a time and carries every
+        id that finished meanwhile: idle, each message is acked at once; draining a backlog,
+        one round trip acknowledges many."""
+        self._to_ack.append(message_id)
+        if self._acker is None or self._acker.done():
+            self._acker = asyncio.create_task(self._send_acks())
+
+    async def _send_acks(self) -> None:
+        while self._to_ack:
+            batch, self._to_ack = self._to_ack, []
+            await self._ack(batch)
+
+    async def _ack(self, message_ids: list[str]) -> None:
         try:
-            await self._redis.xack(self.queue, self.group, message_id)
+            await self._redis.xack(self.queue, self.group, *message_ids)
         except _BROKEN:
-            self._unacked.append(message_id)  # sent after the reconnect
-        except ResponseError as exc:  # NOGROUP: Redis lost the message; nothing to ack
-            log.info("ack of %s dropped: %s", message_id, exc)
+            self._unacked.extend(message_ids)  # sent after the reconnect
+        except ResponseError as exc:  # NOGROUP: Redis lost the messages; nothing to ack
+            log.info("ack of %d message(s) dropped: %s", len(message_ids), exc)
 
     async def _flush_acks(self) -> None:
+        """Send the acks held during an outage."""
         pending, self._unacked = self._unacked, []
-        for message_id in pending:
-            await self._ack(message_id)
         if pending:
+            await self._ack(pending)
             log.info("sent %d acknowledgement(s) held during the outage", len(pending))
 
     # -- sweeps ------------------------------------------------------------------------------
@@ -347,6 +362,9 @@ class WorkerRuntime:
             await self._relay()  # another worker gets them now, not at its next sweep
 
     async def _goodbye(self) -> None:
+        if self._acker is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._acker, 2.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._flush_acks(), 2.0)
         with contextlib.suppress(Exception):  # drop this consumer if it holds nothing
@@ -392,6 +410,11 @@ def main() -> int:
         level=os.environ.get("OPSAPP_WORKER_LOG_LEVEL", "INFO").upper(),
         format="[%(asctime)s][%(levelname)-7s][%(name)s] %(message)s",
         stream=sys.stderr,
+    )
+    # taskiq's receiver logs every task it executes at INFO: one line per run costs a drain
+    # more than the run's own database work. Its warnings and errors still show.
+    logging.getLogger("taskiq.receiver").setLevel(
+        max(logging.WARNING, logging.getLogger().getEffectiveLevel())
     )
     return asyncio.run(serve())
 

@@ -143,3 +143,50 @@ def test_only_user_starts_of_types_without_a_precheck_on_postgres_take_it(pg_eng
     assert not start_statement.usable(pg_engine, sync, user_id=None)
     assert not start_statement.usable(pg_engine, backup, user_id=1)  # its precheck is Python
     assert start_statement.usable(engine, sync, user_id=1) == (engine.dialect.name == "postgresql")
+
+
+async def test_a_workers_completion_is_one_statement_with_the_same_notification(pg_engine):
+    from opsapp.operations import lifecycle
+    from opsapp.operations.notifications import build_completed
+
+    tenant = make_tenant(pg_engine, name="Northwind ⟪slug⟫")
+    alice = make_user(pg_engine, tenant=tenant)
+    run = (await _start(pg_engine, tenant, alice)).run
+    claim, attempt = lifecycle.claim_run(run.id, lost_after=timedelta(minutes=5), engine=pg_engine)
+    failures = [{"code": "graph.throttled", "message": "slow down"}] * 2
+
+    with _Statements(pg_engine) as seen:
+        assert lifecycle.complete_run(
+            run.id,
+            outcome=RunOutcome.partially_succeeded,
+            summary_counts={"total": 3, "processed": 3, "failed": 1},
+            failures=failures,
+            attempt=attempt,
+            run_type=TYPE,
+            engine=pg_engine,
+        )
+    ((statement, autocommit),) = seen.sql
+    assert statement.lstrip().startswith("WITH done AS") and autocommit
+    with Session(pg_engine) as s:
+        done = s.get(OperationRun, run.id)
+    assert (done.status, done.outcome) == (RunStatus.completed, RunOutcome.partially_succeeded)
+    assert done.failures[0]["count"] == 2  # merged, as complete_where merges
+    *_, note = _notes(pg_engine, alice.id)
+    expected = build_completed(done, tenant)
+    assert (note.level, note.title, note.body, note.link) == (
+        expected.level,
+        expected.title,
+        expected.body,
+        expected.link,
+    )
+    # A second completion (a redelivery, a zombie) matches nothing and writes nothing.
+    assert not lifecycle.complete_run(
+        run.id,
+        outcome=RunOutcome.succeeded,
+        summary_counts={},
+        failures=[],
+        attempt=attempt,
+        run_type=TYPE,
+        engine=pg_engine,
+    )
+    assert len(_notes(pg_engine, alice.id)) == 2
