@@ -57,6 +57,14 @@ class OperationRun(SQLModel, table=True):
         ),
         sa.Index("ix_operation_runs_tenant_created", "tenant_id", "created_at"),
         sa.Index("ix_operation_runs_tenant_type_created", "tenant_id", "type", "created_at"),
+        # Monitoring's initiator filter and state buckets, newest first (migration 0009).
+        sa.Index(
+            "ix_operation_runs_tenant_initiator_created",
+            "tenant_id",
+            "initiator_name",
+            "created_at",
+        ),
+        sa.Index("ix_operation_runs_tenant_outcome_created", "tenant_id", "outcome", "created_at"),
         # Retention: find expired completed runs without scanning the table.
         sa.Index(
             "ix_operation_runs_completed_at",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,7 +29,7 @@ from opsapp.operations.notifications import (
     TENANT_NAME,
     TENANT_SLUG,
     add_completed,
-    build_completed,
+    completed_texts,
     filled,
 )
 from opsapp.operations.status import (
@@ -101,6 +102,30 @@ def fenced(attempt: int | None):
 CLAIM_COLUMNS = (_T.c.id, _T.c.tenant_id, _T.c.user_id, _T.c.type, _T.c.context, _T.c.attempts)
 
 
+@lru_cache(maxsize=2)
+def _claim_statements(*, by_type: bool) -> tuple[Any, Any]:
+    """The claim and the take-over, built once (a worker claims every run: building the
+    statement objects each time cost more CPU than executing them)."""
+    now = sa.bindparam("now", type_=_T.c.heartbeat_at.type)
+    values = dict(
+        heartbeat_at=now,
+        updated_at=now,
+        started_at=sa.func.coalesce(_T.c.started_at, now),
+        attempts=_T.c.attempts + 1,
+        next_send_at=None,  # claimed: the outbox has nothing left to deliver
+    )
+    this_run = (
+        _T.c.id == sa.bindparam("run_id"),
+        *((_T.c.type == sa.bindparam("run_type"),) if by_type else ()),
+    )
+    stale = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at) < sa.bindparam(
+        "stale_before", type_=_T.c.heartbeat_at.type
+    )
+    claim = transition(RunStatus.running, *this_run, values=values)
+    take_over = while_in(RunStatus.running, *this_run, stale).values(**values)
+    return claim.returning(*CLAIM_COLUMNS), take_over.returning(*CLAIM_COLUMNS)
+
+
 def claim_run(
     run_id: int, *, lost_after: timedelta, engine: Engine | None = None, now: datetime | None = None
 ) -> tuple[Claim, int | None]:
@@ -125,23 +150,14 @@ def claim_with_run(
     Each statement is its own transaction (one round trip on PostgreSQL): the happy path is the
     claiming UPDATE alone; a take-over and the status read only follow when it matched nothing."""
     engine, now = engine or get_engine(), now or utcnow()
-    values = dict(
-        heartbeat_at=now,
-        updated_at=now,
-        started_at=sa.func.coalesce(_T.c.started_at, now),
-        attempts=_T.c.attempts + 1,
-        next_send_at=None,  # claimed: the outbox has nothing left to deliver
-    )
-    this_run = (_T.c.id == run_id, *((_T.c.type == run_type,) if run_type else ()))
+    claim, take_over = _claim_statements(by_type=bool(run_type))
+    params = {"run_id": run_id, "run_type": run_type, "now": now, "stale_before": now - lost_after}
     with single_statement(engine) as conn:
-        stmt = transition(RunStatus.running, *this_run, values=values)
-        row = conn.execute(stmt.returning(*CLAIM_COLUMNS)).first()
+        row = conn.execute(claim, params).first()
     if row is not None:
         return Claim.claimed, row
-    stale = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at) < now - lost_after
     with single_statement(engine) as conn:
-        stmt = while_in(RunStatus.running, *this_run, stale).values(**values)
-        row = conn.execute(stmt.returning(*CLAIM_COLUMNS)).first()
+        row = conn.execute(take_over, params).first()
     if row is not None:
         return Claim.taken_over, row
     with single_statement(engine) as conn:
@@ -360,37 +376,54 @@ def _complete_in_one_statement(
     database."""
     guard_outcome(RunStatus.completed, outcome)
     merged = merge_failures(failures)
-    values: dict[str, Any] = dict(
-        outcome=RunOutcome(outcome),
-        completed_at=now,
-        updated_at=now,
-        next_send_at=None,
-        summary_counts=dict(summary_counts),
-        failures=merged,
-    )
-    done = (
-        transition(
-            RunStatus.completed,
-            _T.c.id == run_id,
-            fenced(attempt),
-            values=values,
-            only_from=only_from,
-        )
-        .returning(_T.c.id, _T.c.user_id, _T.c.tenant_id)
-        .cte("done")
-    )
     run = SimpleNamespace(
         id=run_id,
         type=run_type,
         outcome=RunOutcome(outcome),
         summary_counts=dict(summary_counts),
         failures=merged,
-        user_id=0,
-        tenant_id=0,
     )
-    note = build_completed(run, PLACEHOLDER_TENANT)  # type: ignore[arg-type]
-    tenants = Tenant.__table__
-    notes = Notification.__table__
+    texts = completed_texts(run, PLACEHOLDER_TENANT)  # type: ignore[arg-type]
+    params = {
+        "run_id": run_id,
+        "attempt": attempt,
+        "outcome": RunOutcome(outcome),
+        "now": now,
+        "summary_counts": dict(summary_counts),
+        "failures": merged,
+        **{f"note_{key}": value for key, value in texts.items()},
+    }
+    stmt = _completion_statement(fenced=attempt is not None, only_from=only_from)
+    with single_statement(engine) as conn:
+        return conn.execute(stmt, params).first() is not None
+
+
+@lru_cache(maxsize=16)
+def _completion_statement(*, fenced: bool, only_from: frozenset[RunStatus] | None) -> Any:
+    """WITH done AS (the guarded UPDATE … RETURNING) INSERT the notification FROM done JOIN
+    tenants; built once per shape, everything else is a parameter."""
+    now = sa.bindparam("now", type_=_T.c.completed_at.type)
+    values: dict[str, Any] = dict(
+        outcome=sa.bindparam("outcome", type_=_T.c.outcome.type),
+        completed_at=now,
+        updated_at=now,
+        next_send_at=None,
+        summary_counts=sa.bindparam("summary_counts", type_=_T.c.summary_counts.type),
+        failures=sa.bindparam("failures", type_=_T.c.failures.type),
+    )
+    where = [_T.c.id == sa.bindparam("run_id")]
+    if fenced:
+        where.append(_T.c.attempts == sa.bindparam("attempt"))
+    done = (
+        transition(RunStatus.completed, *where, values=values, only_from=only_from)
+        .returning(_T.c.id, _T.c.user_id, _T.c.tenant_id)
+        .cte("done")
+    )
+    tenants, notes = Tenant.__table__, Notification.__table__
+    text = {
+        key: sa.bindparam(f"note_{key}", type_=sa.String)
+        for key in ("level", "title", "body", "link")
+    }
     insert_note = (
         sa.insert(notes)
         .from_select(
@@ -408,19 +441,18 @@ def _complete_in_one_statement(
                 done.c.user_id,
                 done.c.tenant_id,
                 done.c.id,
-                sa.literal(note.level),
-                sa.literal(note.title),
-                filled(note.body, {TENANT_NAME: tenants.c.name}),
-                filled(note.link, {TENANT_SLUG: tenants.c.slug}),
-                sa.literal(now, type_=notes.c.created_at.type),
+                text["level"],
+                text["title"],
+                filled(text["body"], {TENANT_NAME: tenants.c.name}),
+                filled(text["link"], {TENANT_SLUG: tenants.c.slug}),
+                now,
             )
             .select_from(done.join(tenants, tenants.c.id == done.c.tenant_id))
             .where(done.c.user_id.is_not(None)),
         )
         .cte("note")
     )
-    with single_statement(engine) as conn:
-        return conn.execute(sa.select(done.c.id).add_cte(insert_note)).first() is not None
+    return sa.select(done.c.id).add_cte(insert_note)
 
 
 def fail_run(run_id: int, failure: dict[str, Any], **kwargs: Any) -> bool:

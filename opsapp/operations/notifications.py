@@ -44,10 +44,10 @@ TENANT_NAME, TENANT_SLUG = "⟪tenant⟫", "⟪slug⟫"
 PLACEHOLDER_TENANT = SimpleNamespace(name=TENANT_NAME, slug=TENANT_SLUG)
 
 
-def filled(template: str, replacements: Mapping[str, Any]) -> Any:
-    """SQL: `template` with each placeholder replaced by a column expression, in order. Values
+def filled(template: Any, replacements: Mapping[str, Any]) -> Any:
+    """SQL: `template` (a string, or a bound parameter) with each placeholder replaced by a column expression, in order. Values
     go in after their placeholder was replaced, so a tenant name is never rewritten."""
-    expr: Any = sa.literal(template)
+    expr: Any = template if isinstance(template, sa.ColumnElement) else sa.literal(template)
     for placeholder, column in replacements.items():
         expr = sa.func.replace(expr, placeholder, sa.cast(column, sa.Text))
     return expr
@@ -80,7 +80,8 @@ def build_queued(run: OperationRun, tenant: Tenant) -> Notification:
     )
 
 
-def build_completed(run: OperationRun, tenant: Tenant) -> Notification:
+def completed_texts(run: OperationRun, tenant: Tenant) -> dict[str, str]:
+    """The terminal notification's level, title, body and link."""
     label = label_for(run.type)
     outcome = RunOutcome(run.outcome)
     body = f"{label} for {tenant.name}: {outcome.label.lower()} ({_counts_text(run)})."
@@ -88,14 +89,20 @@ def build_completed(run: OperationRun, tenant: Tenant) -> Notification:
         # Codes only: messages are safe, but a short notification should not carry them.
         codes = sorted({f.get("code", "internal.error") for f in run.failures})
         body += " Failures: " + ", ".join(codes[:3]) + "."
+    return {
+        "level": _LEVELS.get(outcome, "info"),
+        "title": f"{label} {outcome.label.lower()}",
+        "body": body[:1000],
+        "link": view_run_path(tenant.slug, run.id),
+    }
+
+
+def build_completed(run: OperationRun, tenant: Tenant) -> Notification:
     return Notification(
         user_id=run.user_id,
         tenant_id=run.tenant_id,
         operation_run_id=run.id,
-        level=_LEVELS.get(outcome, "info"),
-        title=f"{label} {outcome.label.lower()}",
-        body=body[:1000],
-        link=view_run_path(tenant.slug, run.id),
+        **completed_texts(run, tenant),
     )
 
 

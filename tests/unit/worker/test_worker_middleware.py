@@ -302,13 +302,11 @@ async def test_the_terminal_notification_commits_with_the_completion(
         raise RuntimeError("notification table unavailable")
 
     def too_long(run, tenant):  # PostgreSQL's one-statement completion: the INSERT fails there
-        note = real_build_completed(run, tenant)
-        note.title = "x" * 500  # notifications.title is VARCHAR(200)
-        return note
+        return {**real_texts(run, tenant), "title": "x" * 500}  # title is VARCHAR(200)
 
-    real_build_completed = lifecycle_module.build_completed
+    real_texts = lifecycle_module.completed_texts
     monkeypatch.setattr(lifecycle_module, "add_completed", exploding)
-    monkeypatch.setattr(lifecycle_module, "build_completed", too_long)
+    monkeypatch.setattr(lifecycle_module, "completed_texts", too_long)
     run = await start(3)
     assert (run.status, run.outcome) == ("running", "pending")  # rolled back with it
     tenant, user = people
