@@ -265,6 +265,8 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             return
         if execution.claim == Claim.taken_over:
             log.warning("run %s lost its worker; this worker takes it over", run_id)
+        else:  # one line per run (taskiq's own "Executing task" line is switched off)
+            log.info("run %s (%s) claimed, attempt %s", run_id, run.type, attempt)
         if self._progress_interval is None:  # read once: building settings costs ~1 ms
             self._progress_interval = get_worker_settings().progress_interval_seconds
         interval = self._progress_interval

@@ -55,7 +55,7 @@ def _policy_ids(e2e, policy_type: str, n: int) -> list[int]:
 
 
 def _executed_by_worker(e2e, run_type: str) -> bool:
-    return f"Executing task opsapp.op.{run_type}" in e2e.worker.log_tail(200_000)
+    return f"({run_type}) claimed" in e2e.worker.log_tail(200_000)
 
 
 async def test_add_then_remove_policies_through_the_worker(e2e):

@@ -56,7 +56,7 @@ async def _generate(e2e, baseline: int) -> dict:
     )
     run = e2e.row(started["run"]["id"])
     assert (run["status"], run["outcome"]) == ("completed", "succeeded"), run
-    assert "Executing task opsapp.op.drift.generate" in e2e.worker.log_tail(200_000)
+    assert "(drift.generate) claimed" in e2e.worker.log_tail(200_000)
     return run
 
 

@@ -122,7 +122,7 @@ async def test_ops_start_wait_on_the_redis_broker_is_executed_by_the_worker(e2e)
     )
     assert run["summary_counts"]["created"] == CONTOSO.size // 2
     # Executed by the worker process, not inside the CLI.
-    assert "Executing task opsapp.op.directory_groups.sync" in e2e.worker.log_tail(50_000)
+    assert "(directory_groups.sync) claimed" in e2e.worker.log_tail(50_000)
     assert e2e.count("directory_groups") == CONTOSO.size // 2
 
 

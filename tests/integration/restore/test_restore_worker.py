@@ -84,7 +84,7 @@ async def test_cli_preview_execute_through_the_worker_restores_the_tenant(e2e):
     )
     assert done["dispatched"] and done["run"]["status"] == "completed", done
     assert done["run"]["outcome"] == "succeeded", done
-    assert "Executing task opsapp.op.restore.execute" in e2e.worker.log_tail(200_000)
+    assert "(restore.execute) claimed" in e2e.worker.log_tail(200_000)
     shown = _json(e2e, "restore", "show", str(draft["id"]))
     assert (shown["status"], shown["outcome"]) == ("completed", "succeeded")
     async with httpx.AsyncClient(base_url=base, timeout=10) as admin:
