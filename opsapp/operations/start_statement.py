@@ -19,7 +19,7 @@ between racing starts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
@@ -95,7 +95,8 @@ def _statement(run_type: str, roles: tuple[str, ...], held: bool) -> sa.Select:
         .where(
             _TENANTS.c.id == sa.bindparam("tenant_id"),
             _MEMBERS.c.user_id == sa.bindparam("user_id"),
-            _MEMBERS.c.role.in_(roles),
+            # Inline: the roles are fixed per statement (an expanding parameter re-renders it).
+            _MEMBERS.c.role.in_([sa.literal_column(f"'{Role(role).value}'") for role in roles]),
         )
         .cte("who")
     )
@@ -105,8 +106,11 @@ def _statement(run_type: str, roles: tuple[str, ...], held: bool) -> sa.Select:
         lost_after=sa.bindparam("lost_after", type_=sa.Interval()),
         queued_timeout=sa.bindparam("queued_timeout", type_=sa.Interval()),
     )
+    # Whole rows travel as `*`: spelling out every column four times made the statement longer
+    # than psycopg caches parsed queries for (4 KB), and parsing it cost more than running it.
     existing = (
-        sa.select(runs)
+        sa.select(sa.literal_column("operation_runs.*"))
+        .select_from(runs)
         .where(
             runs.c.tenant_id == sa.bindparam("tenant_id"),
             runs.c.run_identity_hash == sa.bindparam("run_hash"),
@@ -139,12 +143,12 @@ def _statement(run_type: str, roles: tuple[str, ...], held: bool) -> sa.Select:
             list(values),
             sa.select(*values.values())
             .select_from(who)
-            .where(~sa.exists(sa.select(existing.c.id))),
+            .where(~sa.exists(sa.select(sa.literal_column("1")).select_from(existing))),
         )
         .on_conflict_do_nothing(
             index_elements=["tenant_id", "run_identity_hash"], index_where=ACTIVE_PREDICATE
         )
-        .returning(*runs.c)
+        .returning(sa.literal_column("*"))
         .cte("ins")
     )
     text = _queued_templates(run_type)
@@ -162,24 +166,24 @@ def _statement(run_type: str, roles: tuple[str, ...], held: bool) -> sa.Select:
                 "created_at",
             ],
             sa.select(
-                ins.c.user_id,
-                ins.c.tenant_id,
-                ins.c.id,
+                sa.literal_column("ins.user_id"),
+                sa.literal_column("ins.tenant_id"),
+                sa.literal_column("ins.id"),
                 sa.literal(text["level"]),
                 filled(text["title"], {TENANT_NAME: who.c.name}),
                 filled(text["body"], {TENANT_NAME: who.c.name}),
-                filled(text["link"], {_ID: ins.c.id, TENANT_SLUG: who.c.slug}),
+                filled(text["link"], {_ID: sa.literal_column("ins.id"), TENANT_SLUG: who.c.slug}),
                 now,
             ).select_from(ins.join(who, sa.true())),
         )
         .cte("note")
     )
-    created = sa.select(sa.true().label("created"), who.c.slug, *ins.c).select_from(
-        ins.join(who, sa.true())
-    )
-    found = sa.select(sa.false().label("created"), who.c.slug, *existing.c).select_from(
-        existing.join(who, sa.true())
-    )
+    created = sa.select(
+        sa.true().label("created"), who.c.slug, sa.literal_column("ins.*")
+    ).select_from(ins.join(who, sa.true()))
+    found = sa.select(
+        sa.false().label("created"), who.c.slug, sa.literal_column("existing.*")
+    ).select_from(existing.join(who, sa.true()))
     return sa.union_all(created, found).add_cte(note)
 
 
@@ -214,4 +218,13 @@ def quick_start(
         return None
     fields = dict(row._mapping)
     created, slug = fields.pop("created"), fields.pop("slug")
-    return QuickStart(OperationRun(**fields), bool(created), slug)
+    return QuickStart(_run_from(fields), bool(created), slug)
+
+
+def _run_from(fields: dict[str, Any]) -> OperationRun:
+    """An OperationRun from a `*` row (raw driver values: the column types did not apply)."""
+    fields["status"], fields["outcome"] = RunStatus(fields["status"]), RunOutcome(fields["outcome"])
+    for key, value in fields.items():
+        if isinstance(value, datetime):
+            fields[key] = value.astimezone(UTC)
+    return OperationRun(**fields)
