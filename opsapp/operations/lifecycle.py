@@ -25,6 +25,7 @@ from opsapp.models import Notification, OperationRun, Tenant
 from opsapp.models.types import utcnow
 from opsapp.operations.failures import merge_failures
 from opsapp.operations.notifications import (
+    NOTE_COLUMNS,
     PLACEHOLDER_TENANT,
     TENANT_NAME,
     TENANT_SLUG,
@@ -427,16 +428,7 @@ def _completion_statement(*, fenced: bool, only_from: frozenset[RunStatus] | Non
     insert_note = (
         sa.insert(notes)
         .from_select(
-            [
-                "user_id",
-                "tenant_id",
-                "operation_run_id",
-                "level",
-                "title",
-                "body",
-                "link",
-                "created_at",
-            ],
+            NOTE_COLUMNS,
             sa.select(
                 done.c.user_id,
                 done.c.tenant_id,

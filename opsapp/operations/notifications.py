@@ -41,6 +41,17 @@ class Notifier(Protocol):
 # in lifecycle) build the texts in Python with these in place of the tenant's name and slug, and
 # let the database fill them in from the tenants row (see `filled`).
 TENANT_NAME, TENANT_SLUG = "⟪tenant⟫", "⟪slug⟫"
+# What such a statement's INSERT … SELECT fills, in this order.
+NOTE_COLUMNS = (
+    "user_id",
+    "tenant_id",
+    "operation_run_id",
+    "level",
+    "title",
+    "body",
+    "link",
+    "created_at",
+)
 PLACEHOLDER_TENANT = SimpleNamespace(name=TENANT_NAME, slug=TENANT_SLUG)
 
 

@@ -36,6 +36,7 @@ from opsapp.operations.access import can
 from opsapp.operations.catalog import OperationType
 from opsapp.operations.identity import identity_hash
 from opsapp.operations.notifications import (
+    NOTE_COLUMNS,
     PLACEHOLDER_TENANT,
     TENANT_NAME,
     TENANT_SLUG,
@@ -155,16 +156,7 @@ def _statement(run_type: str, roles: tuple[str, ...], held: bool) -> sa.Select:
     note = (
         sa.insert(_NOTES)
         .from_select(
-            [
-                "user_id",
-                "tenant_id",
-                "operation_run_id",
-                "level",
-                "title",
-                "body",
-                "link",
-                "created_at",
-            ],
+            NOTE_COLUMNS,
             sa.select(
                 sa.literal_column("ins.user_id"),
                 sa.literal_column("ins.tenant_id"),
