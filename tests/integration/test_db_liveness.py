@@ -29,6 +29,7 @@ def test_a_pooled_connection_is_reused_without_a_ping(pg_engine, monkeypatch):
     pings = []
     real_ping = pg_engine.dialect.do_ping
     monkeypatch.setattr(pg_engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    pg_engine.dispose()  # a pool of one connection: the next checkouts reuse it
     with pg_engine.connect() as conn:
         first = _pid(conn)
     with db.single_statement(pg_engine) as conn:
