@@ -9,6 +9,12 @@ and marked running; progress written through RunContext at the worker's interval
 completed with the result). The subprocess reports its wall time, objects/s and peak RSS
 (`ru_maxrss`; also its RSS before the sync). First sync: every object is created; second sync:
 every object unchanged.
+
+Policy sync runs at 5 k, 50 k and 200 k objects (Fabrikam, Woodgrove and a bench-only 200 k
+tenant the bench's demo Graph process also serves, generated lazily like the others) with an
+unlimited pacing budget, plus two floors measured in the same run for the largest tenant: the
+same rows written by a bare bulk INSERT (no lookups, no versions logic) and the same Graph reads
+without any database work.
 """
 
 from __future__ import annotations
@@ -27,15 +33,31 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.common import OUT, drop_pg, machine, scratch_pg, write_section
+from opsapp.graph.demo.tenants import DEMO_TENANTS, DemoTenant
 
 ROOT = Path(__file__).resolve().parent.parent
+# A bench-only demo tenant of 200,000 policy objects (served by the bench's demo Graph process
+# only; objects are generated from their index on demand, like every demo tenant's).
+TAILSPIN = DemoTenant(
+    slug="tailspin-bench",
+    name="Tailspin (bench, 200k)",
+    entra_tenant_id="7a1c3e5f-2b4d-4f6a-8c0e-1d3f5a7b9c04",
+    client_id="3a9c4d5e-6f7a-4b8c-9d0e-3f4a5b6c7d84",
+    client_secret="tSp7Q~benchTailspinSecret.Mn3bVc6XzL9kJh2",
+    size=200_000,
+    seed=1004,
+)
+BENCH_TENANTS = (*DEMO_TENANTS, TAILSPIN)
 # (label, run type, demo tenant slug). WOODGROVE: 50,000 policy objects, 25,000 groups.
 MEASUREMENTS = (
     ("inventory.sync", "woodgrove"),
     ("directory_groups.sync", "woodgrove"),
     ("policy.sync", "fabrikam"),
     ("policy.sync", "woodgrove"),
+    ("policy.sync", TAILSPIN.slug),
 )
+FLOOR_TENANT = TAILSPIN.slug
+UNLIMITED = 1_000_000_000  # pacing budget units per window: never waits
 CHILD_TIMEOUT = 420  # seconds; a measurement that takes longer is reported as such
 
 
@@ -80,7 +102,124 @@ def _count_db(engine) -> dict:
     return stats
 
 
+def _tenant(slug: str) -> DemoTenant:
+    return next(t for t in BENCH_TENANTS if t.slug == slug)
+
+
+def _result(kind: str, slug: str, t0: float, objects: int, pacing: dict, db: dict, rss0: int):
+    return {
+        "run_type": kind,
+        "tenant": slug,
+        "seconds": time.perf_counter() - t0,
+        "counts": {"processed": objects},
+        "outcome": "floor",
+        "failures": [],
+        "graph_units": pacing["units"],
+        "db_statements": db["statements"],
+        "db_seconds": db["seconds"],
+        "paced_seconds": pacing["waited"],
+        "rss_before_kb": rss0,
+        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+
+
+async def _floor_reads(graph_url: str, slug: str) -> dict:
+    """The policy sync's Graph reads alone: every listing page, every assignments / settings
+    `$batch` (the same pipelined reads, FETCHES at a time), no database."""
+    from opsapp.features.policies.service import _complete_all
+    from opsapp.graph import MAX_BATCH_REQUESTS
+    from opsapp.graph.demo import make_demo_graph_client
+    from opsapp.operations.catalog import get_type
+
+    inputs = get_type("policy.sync").identity.normalise({})
+    graph = make_demo_graph_client(
+        _tenant(slug), base_url=graph_url, max_requests_per_window=UNLIMITED
+    )
+    pacing, rss0, objects = _count_pacing(graph.limiter), _rss_kb(), 0
+    t0 = time.perf_counter()
+    try:
+        for policy_type in inputs["policy_types"]:
+            batch: list[dict] = []
+            async for item in graph.list_policies(policy_type):
+                batch.append(item)
+                if len(batch) >= 25 * MAX_BATCH_REQUESTS:
+                    objects += len(await _complete_all(graph, policy_type, batch, []))
+                    batch = []
+            objects += len(await _complete_all(graph, policy_type, batch, []))
+    finally:
+        await graph.aclose()
+    return _result("floor: Graph reads only", slug, t0, objects, pacing, {"statements": 0,
+                   "seconds": 0.0}, rss0)  # fmt: skip
+
+
+def _floor_insert(db_url: str, slug: str) -> dict:
+    """The rows the first policy sync stored (policies and their versions), written again by a
+    bare multi-row INSERT per 500 (the sync's json_to_recordset INSERT) into same-shaped scratch
+    tables (same indexes, no lookups, no ON CONFLICT, no version logic). Rows are read back in id order, 500 at a time; only the INSERTs are timed."""
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from opsapp.db import get_engine
+    from opsapp.features.reconcile import bulk_insert
+    from opsapp.models import Policy, PolicyVersion
+    from opsapp.tenancy import get_tenant_by_slug
+
+    engine = get_engine(db_url)
+    with Session(engine) as session:
+        tenant_id = get_tenant_by_slug(session, slug).id
+    p_cols = [c.name for c in Policy.__table__.columns if c.name != "id"]
+    v_cols = [c.name for c in PolicyVersion.__table__.columns if c.name != "id"]
+    with engine.begin() as conn:
+        for name, like in (("floor_policies", "policies"), ("floor_versions", "policy_versions")):
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+            conn.execute(sa.text(f"CREATE TABLE {name} (LIKE {like} INCLUDING ALL)"))
+    meta = sa.MetaData()
+    floor_p = sa.Table("floor_policies", meta, autoload_with=engine)
+    floor_v = sa.Table("floor_versions", meta, autoload_with=engine)
+    db, rss0 = {"statements": 0, "seconds": 0.0}, _rss_kb()
+    p, v = Policy.__table__, PolicyVersion.__table__
+    after, objects, t0 = 0, 0, time.perf_counter()
+    with engine.connect() as conn:
+        while True:
+            rows = (
+                conn.execute(
+                    sa.select(p, *(v.c[c].label(f"v_{c}") for c in v_cols))
+                    .join(v, v.c.id == p.c.current_version_id)
+                    .where(p.c.tenant_id == tenant_id, p.c.id > after)
+                    .order_by(p.c.id)
+                    .limit(500)
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                break
+            after = rows[-1]["id"]
+            policies = [{c: r[c] for c in p_cols} for r in rows]
+            versions = [{c: r[f"v_{c}"] for c in v_cols} for r in rows]
+            started = time.perf_counter()
+            with engine.begin() as write:  # the sync's own multi-row INSERT (json_to_recordset)
+                bulk_insert(write, floor_p, policies)
+                bulk_insert(write, floor_v, versions)
+            db["seconds"] += time.perf_counter() - started
+            db["statements"] += 2
+            objects += len(rows)
+    seconds = db["seconds"]
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE floor_policies"))
+        conn.execute(sa.text("DROP TABLE floor_versions"))
+    engine.dispose()
+    result = _result("floor: bare bulk INSERT", slug, t0, objects, {"units": 0, "waited": 0.0},
+                     db, rss0)  # fmt: skip
+    result["seconds"] = seconds  # objects/s of the INSERTs alone
+    return result
+
+
 async def _child(run_type: str, db_url: str, graph_url: str, slug: str) -> dict:
+    if run_type == "floor.reads":
+        return await _floor_reads(graph_url, slug)
+    if run_type == "floor.insert":
+        return _floor_insert(db_url, slug)
     from opsapp.db import get_engine, session_scope
     from opsapp.features.groups.service import sync_groups
     from opsapp.features.inventory.service import sync_inventory
@@ -115,7 +254,9 @@ async def _child(run_type: str, db_url: str, graph_url: str, slug: str) -> dict:
         engine=engine,
         progress_interval=get_worker_settings().progress_interval_seconds,
     )
-    graph = make_demo_graph_client(slug, base_url=graph_url)
+    # Policy rows at an unlimited budget; inventory and groups at the demo budget as before.
+    budget = {"max_requests_per_window": UNLIMITED} if run_type == "policy.sync" else {}
+    graph = make_demo_graph_client(_tenant(slug), base_url=graph_url, **budget)
     pacing, db = _count_pacing(graph.limiter), _count_db(engine)
     rss_before = _rss_kb()
     common = dict(
@@ -172,8 +313,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_graph(port: int) -> None:
+    """The demo Graph (`opsapp.graph.demo.serve`) with the demo tenants plus TAILSPIN."""
+    from opsapp.graph.demo import create_demo_app, serve
+
+    serve(port=port, app=create_demo_app(tenants=BENCH_TENANTS), log_level="warning")
+
+
 class DemoGraph:
-    """`python -m opsapp.graph.demo --port P` on loopback, in its own process group."""
+    """The demo Graph with the bench tenants on loopback, in its own process group."""
 
     def __init__(self, bench: str = "sync_throughput") -> None:
         self.port = free_port()
@@ -182,7 +330,7 @@ class DemoGraph:
         self.log = OUT / f"{bench}-demo-graph.log"
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "opsapp.graph.demo", "--port", str(self.port)],
+                [sys.executable, "-m", "bench.sync_throughput", "--serve-graph", str(self.port)],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -248,7 +396,6 @@ def measure(run_type: str, db_url: str, graph_url: str, slug: str) -> dict:
 
 def prepare(db_url: str) -> None:
     from opsapp.db import get_engine, session_scope
-    from opsapp.graph.demo.tenants import DEMO_TENANTS
     from opsapp.migrate import upgrade
     from opsapp.models import ProviderKind
     from opsapp.tenancy import create_tenant
@@ -256,7 +403,7 @@ def prepare(db_url: str) -> None:
     upgrade(db_url)
     engine = get_engine(db_url)
     with session_scope(engine) as session:
-        for demo in DEMO_TENANTS:
+        for demo in BENCH_TENANTS:
             create_tenant(
                 session,
                 slug=demo.slug,
@@ -267,9 +414,9 @@ def prepare(db_url: str) -> None:
     engine.dispose()
 
 
-def _row(label: str, r: dict) -> str:
+def _row(label: str, r: dict, base_peak_kb: int | None = None) -> str:
     if "timeout" in r:
-        return f"| {r['run_type']} | {r['tenant']} | {label} | did not finish in {r['timeout']} s | | | | | | | |"
+        return f"| {r['run_type']} | {r['tenant']} | {label} | did not finish in {r['timeout']} s | | | | | | | | |"
     c = r["counts"]
     objects = c.get("processed", c.get("total", 0))
     changes = ", ".join(
@@ -277,69 +424,126 @@ def _row(label: str, r: dict) -> str:
         for k in ("created", "updated", "unchanged", "removed", "failed")
         if c.get(k)
     )
+    growth = (
+        f"{(r['peak_rss_kb'] - base_peak_kb) / 1024:+.0f} MB" if base_peak_kb is not None else ""
+    )
     return (
         f"| {r['run_type']} | {r['tenant']} | {label} | {objects:,} in {r['seconds']:.1f} s "
-        f"| **{objects / r['seconds']:,.0f}** | {changes} ({r['outcome']}) "
+        f"| **{objects / r['seconds']:,.0f}** | {changes or '–'} ({r['outcome']}) "
         f"| {r['graph_units']:,} / {r['paced_seconds']:.1f} s "
         f"| {r['db_statements']:,} / {r['db_seconds']:.1f} s "
         f"| {r['paced_seconds'] / r['seconds']:.0%} / {r['db_seconds'] / r['seconds']:.0%} "
-        f"| **{r['peak_rss_kb'] / 1024:.0f} MB** | {r['rss_before_kb'] / 1024:.0f} MB |"
+        f"| **{r['peak_rss_kb'] / 1024:.0f} MB** | {r['rss_before_kb'] / 1024:.0f} MB | {growth} |"
     )
 
 
-def main() -> None:
+def _rate(r: dict) -> float:
+    return r["counts"].get("processed", 0) / r["seconds"] if "seconds" in r else 0.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="", help="run types to measure (comma separated)")
+    args = parser.parse_args(argv)
+    only = {x for x in args.only.split(",") if x}
     header = machine()
     url = scratch_pg()
     graph = None
-    rows, notes = [], []
+    rows, notes, results = [], [], {}
     try:
         prepare(url)
         graph = DemoGraph()
+        base: dict[str, int] = {}  # run type / sync -> peak RSS of its 5 k run
         for run_type, slug in MEASUREMENTS:
-            first = measure(run_type, url, graph.url, slug)
-            rows.append(_row("first (all created)", first))
-            print(rows[-1], flush=True)
-            if "timeout" in first:
-                notes.append(f"{run_type} on {slug}: stopped after {CHILD_TIMEOUT} s")
+            if only and run_type not in only:
                 continue
-            second = measure(run_type, url, graph.url, slug)
-            rows.append(_row("second (all unchanged)", second))
-            print(rows[-1], flush=True)
+            for label in ("first (all created)", "second (all unchanged)"):
+                r = measure(run_type, url, graph.url, slug)
+                results[(run_type, slug, label)] = r
+                key = f"{run_type} {label}"
+                growth_base = None
+                if run_type == "policy.sync" and "timeout" not in r:
+                    if slug == "fabrikam":
+                        base[key] = r["peak_rss_kb"]
+                    growth_base = base.get(key)
+                rows.append(_row(label, r, growth_base))
+                print(rows[-1], flush=True)
+                if "timeout" in r:
+                    notes.append(f"{run_type} on {slug}: stopped after {CHILD_TIMEOUT} s")
+                    break
+        if not only or "policy.sync" in only:
+            for kind in ("floor.insert", "floor.reads"):
+                r = measure(kind, url, graph.url, FLOOR_TENANT)
+                results[(kind, FLOOR_TENANT, "")] = r
+                rows.append(_row("floor", r))
+                print(rows[-1], flush=True)
         graph_rss = graph.rss_kb()
     finally:
         if graph is not None:
             graph.stop()
         drop_pg(url)
+    first = results.get(("policy.sync", FLOOR_TENANT, "first (all created)"), {})
+    second = results.get(("policy.sync", FLOOR_TENANT, "second (all unchanged)"), {})
+    insert = results.get(("floor.insert", FLOOR_TENANT, ""), {})
+    reads = results.get(("floor.reads", FLOOR_TENANT, ""), {})
+    ratios = []
+    if first and insert and reads and "seconds" in first:
+        ratios = [
+            f"Floors at {TAILSPIN.size:,} policies: the bare bulk INSERT of the same rows runs at "
+            f"{_rate(insert):,.0f} rows/s ({insert['db_seconds']:.1f} s), the sync's first run "
+            f"spent {first['db_seconds']:.1f} s in {first['db_statements']:,} statements "
+            f"({first['db_seconds'] / max(insert['db_seconds'], 1e-9):.1f}× the floor's DB "
+            f"time); the Graph reads alone run at {_rate(reads):,.0f} objects/s, the first sync "
+            f"at {_rate(first):,.0f} ({_rate(first) / max(_rate(reads), 1e-9):.0%} of the read "
+            f"floor), the second at {_rate(second):,.0f} "
+            f"({_rate(second) / max(_rate(reads), 1e-9):.0%}).",
+        ]
     lines = [
         f"Machine: {header}",
         "",
         "Each row: a fresh subprocess running the sync service against PostgreSQL and the demo "
-        "Graph over loopback HTTP (a separate process, paced by the client at the demo budget of "
-        "20,000 requests / 20 s). Objects/s = processed objects ÷ the service call's wall time. "
-        "Graph units = request units the client's pacing limiter charged (a `$batch` costs one "
-        "per sub-request) and the time it waited for budget; DB = statements executed and wall "
-        "time inside them (all threads). Peak RSS = the subprocess's `ru_maxrss` (imports "
-        "included); RSS before = after imports, engine and client set up, before the sync.",
+        "Graph over loopback HTTP (a separate process). Inventory and groups rows are paced by "
+        "the client at the demo budget (20,000 requests / 20 s); policy rows at an unlimited "
+        "budget (the pacer still counts units, it never waits). Objects/s = processed objects "
+        "÷ the service call's wall time. Graph units = request units the client's pacing "
+        "limiter charged (a `$batch` costs one per sub-request) and the time it waited for "
+        "budget; DB = statements executed and wall time inside them (all threads). Peak RSS = "
+        "the subprocess's `ru_maxrss` (imports included); RSS before = after imports, engine "
+        "and client set up, before the sync; growth = peak RSS minus the same sync's peak at "
+        "5 k objects (Fabrikam). Policy tenants: Fabrikam 5,000, Woodgrove 50,000, "
+        f"{TAILSPIN.name} {TAILSPIN.size:,} objects (bench-only, lazily generated).",
         "",
         "| run type | tenant | sync | objects | objects/s | result | Graph units / waited for "
         "pacing | DB statements / time in them | share of wall time: pacing / DB | peak RSS "
-        "| RSS before |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| RSS before | peak RSS growth vs 5 k |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
-        f"The demo Graph process (all three tenants generated) held {graph_rss / 1024:.0f} MB "
-        "at the end; not counted above. The rest of each sync's wall time is Graph HTTP round "
-        "trips (sequential: a page, then its `$batch`es, then per-object settings requests) and "
-        "Python work in the sync process.",
+        "Floor rows (same bench run, largest tenant): *bare bulk INSERT* = the rows the first "
+        "policy sync stored (policy + its current version) read back 500 at a time and written "
+        "by one multi-row INSERT per table per 500 (the sync's `json_to_recordset` INSERT, "
+        "without lookups, ON CONFLICT or the version pointer UPDATE) into same-shaped scratch "
+        "tables (same indexes, no foreign keys); objects/s there is over the INSERTs' time only. *Graph reads only* = the "
+        "same listing pages and assignments / settings `$batch`es as the sync (same read-ahead "
+        "concurrency), no database.",
+        *ratios,
+        "",
+        f"The demo Graph process (all tenants generated) held {graph_rss / 1024:.0f} MB "
+        "at the end; not counted above.",
         *(f"- {note}" for note in notes),
     ]
     body = "\n".join(lines)
+    if only:
+        print(body)
+        return  # a partial run does not replace the section
     write_section("Sync throughput and memory (demo Graph over HTTP, PostgreSQL)", body)
     print(body)
 
 
 if __name__ == "__main__":
-    if "--child" in sys.argv:
+    if "--serve-graph" in sys.argv:
+        serve_graph(int(sys.argv[sys.argv.index("--serve-graph") + 1]))
+    elif "--child" in sys.argv:
         child_main(sys.argv[1:])
     else:
-        main()
+        main(sys.argv[1:])

@@ -21,9 +21,10 @@ from tests.faults.harness import (
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 
 OUTAGE = 5.0
-# Contoso's policy sync makes ~150 Graph requests one after another (~1.7 s unslowed); 60 ms
-# before each answer makes it take ~11-12 s, so the run is still going when the outage ends.
-SLOW_MS = 60
+# Contoso's policy sync makes ~34 Graph requests (assignments and settings 20 per $batch, up to
+# four at once; ~0.6 s unslowed), about 25 of them one after another; 500 ms before each answer
+# makes it take ~12-13 s, so the run is still going when the outage ends.
+SLOW_MS = 500
 
 
 def _processed(engine, run_id: int) -> int:

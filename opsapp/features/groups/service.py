@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from opsapp.features.common import display_name, graph_failure
-from opsapp.features.reconcile import Reconciler, Tally, content_hash, load_known
+from opsapp.features.reconcile import Reconciler, Tally, content_hash
 from opsapp.graph import GraphClient, GraphError
 from opsapp.models import DirectoryGroup
 from opsapp.models.types import utcnow
@@ -25,12 +25,11 @@ async def sync_groups(
     nothing: partially succeeded when some groups were stored, failed when none were."""
     tally = Tally()
     t = DirectoryGroup.__table__
-    known = load_known(engine, DirectoryGroup, where=[t.c.tenant_id == tenant_id])
     rec = Reconciler(
         engine,
         DirectoryGroup,
         scope={"tenant_id": tenant_id},
-        known=known,
+        where=[t.c.tenant_id == tenant_id],
         now=utcnow(),
         tally=tally,
     )

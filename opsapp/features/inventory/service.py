@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from opsapp.features.common import display_name, graph_failure, parse_graph_datetime
-from opsapp.features.reconcile import Reconciler, Tally, content_hash, load_known
+from opsapp.features.reconcile import Reconciler, Tally, content_hash
 from opsapp.graph import GraphClient, GraphError
 from opsapp.models import InventoryItem
 from opsapp.models.types import utcnow
@@ -32,12 +32,14 @@ async def sync_inventory(
     for policy_type in types_to_sync(inputs):
         scope = {"tenant_id": tenant_id, "policy_type": policy_type}
         t = InventoryItem.__table__
-        known = load_known(
+        rec = Reconciler(
             engine,
             InventoryItem,
+            scope=scope,
             where=[t.c.tenant_id == tenant_id, t.c.policy_type == policy_type],
+            now=utcnow(),
+            tally=tally,
         )
-        rec = Reconciler(engine, InventoryItem, scope=scope, known=known, now=utcnow(), tally=tally)
         try:
             async for item in graph.list_policies(policy_type):
                 values = {

@@ -1,18 +1,38 @@
-"""Capture policy snapshots and store them as versions: identical content reuses its version."""
+"""Capture policy snapshots and store them as versions: identical content reuses its version.
+
+Writes are set-based: one batch of snapshots (hundreds of policies) costs a handful of
+statements whatever its size: the new policies in one multi-row INSERT … RETURNING, their
+versions in another, and the changed ones through one version lookup and one executemany
+UPDATE. Two syncs racing on the same policies meet on the unique constraints (ON CONFLICT DO
+NOTHING) and the loser adopts the winner's row or version."""
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlalchemy.engine import Connection, Engine
 
 from opsapp.features.common import display_name, parse_graph_datetime
-from opsapp.features.reconcile import Known, Tally, content_hash
+from opsapp.features.reconcile import (
+    Known,
+    RawJSON,
+    Tally,
+    any_of,
+    bulk_insert,
+    select_by_keys,
+)
 from opsapp.models import Policy, PolicyVersion
+from opsapp.operations.identity import canonical_json
+
+POLICIES = Policy.__table__
+VERSIONS = PolicyVersion.__table__
 
 
 @dataclass
@@ -38,15 +58,97 @@ class Snapshot:
             payload["settings"] = self.settings
         return payload
 
-    @property
-    def digest(self) -> str:
-        return content_hash(
-            {
-                "payload": self.stored_payload,
-                "assignments": self.assignments,
-                "scope_tags": self.scope_tags,
-            }
+    @cached_property
+    def encoded(self) -> tuple[str, str, str]:
+        """Canonical JSON of (stored payload, assignments, scope tags), computed once the
+        snapshot is complete: the digest hashes them and PostgreSQL stores them as they are."""
+        return (
+            canonical_json(self.stored_payload),
+            canonical_json(self.assignments),
+            canonical_json(self.scope_tags),
         )
+
+    @cached_property
+    def digest(self) -> str:
+        """content_hash({"payload", "assignments", "scope_tags"}): canonical JSON sorts the
+        keys, so the document is the three encodings in that order."""
+        payload, assignments, scope_tags = self.encoded
+        document = f'{{"assignments":{assignments},"payload":{payload},"scope_tags":{scope_tags}}}'
+        return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Stored:
+    """What storing one batch did: counts, and the row id of every snapshot's policy."""
+
+    counts: Counter = field(default_factory=Counter)
+    row_ids: dict[str, int] = field(default_factory=dict)  # graph id -> policy row id
+
+
+def lookup_known(
+    conn_or_engine: Connection | Engine,
+    *,
+    tenant_id: int,
+    policy_type: str,
+    graph_ids: Sequence[str],
+) -> dict[str, Known]:
+    """The stored policies among `graph_ids` (one SELECT): graph id -> (row id, hash, removed?)."""
+    if not graph_ids:
+        return {}
+    query = select_by_keys(
+        conn_or_engine,
+        POLICIES,
+        [POLICIES.c.graph_id, POLICIES.c.id, POLICIES.c.content_hash, POLICIES.c.removed_at],
+        POLICIES.c.graph_id,
+        graph_ids,
+        [POLICIES.c.tenant_id == tenant_id, POLICIES.c.policy_type == policy_type],
+    )
+    if isinstance(conn_or_engine, Engine):
+        with conn_or_engine.connect() as conn:
+            rows = conn.execute(query).all()
+    else:
+        rows = conn_or_engine.execute(query).all()
+    return {gid: Known(rid, h, removed is not None) for gid, rid, h, removed in rows}
+
+
+def _unchanged(known: Known, snap: Snapshot) -> bool:
+    return known.hash == snap.digest and not known.removed
+
+
+def _object_values(snap: Snapshot, now: datetime) -> dict[str, Any]:
+    return {
+        "display_name": display_name(snap.payload),
+        "last_modified": parse_graph_datetime(snap.payload.get("lastModifiedDateTime")),
+        "content_hash": snap.digest,
+        "updated_at": now,
+        "removed_at": None,
+    }
+
+
+def _version_row(
+    conn: Connection,
+    snap: Snapshot,
+    policy_id: int,
+    tenant_id: int,
+    number: int,
+    now: datetime,
+    run_id: int | None,
+) -> dict[str, Any]:
+    if conn.dialect.name == "postgresql":  # the encodings the digest was computed from
+        payload, assignments, scope_tags = (RawJSON(text) for text in snap.encoded)
+    else:
+        payload, assignments, scope_tags = snap.stored_payload, snap.assignments, snap.scope_tags
+    return {
+        "policy_id": policy_id,
+        "tenant_id": tenant_id,
+        "version_number": number,
+        "content_hash": snap.digest,
+        "payload": payload,
+        "assignments": assignments,
+        "scope_tags": scope_tags,
+        "captured_at": now,
+        "operation_run_id": run_id,
+    }
 
 
 def store_snapshots(
@@ -55,84 +157,245 @@ def store_snapshots(
     tenant_id: int,
     snapshots: list[Snapshot],
     known: dict[str, Known],
-    tally: Tally,
     now: datetime,
     run_id: int | None,
-) -> None:
-    """Upsert the policies of one batch and their versions, in one transaction."""
-    with Session(engine) as session, session.begin():
-        for snap in snapshots:
-            digest, existing = snap.digest, known.get(snap.graph_id)
-            if existing is not None and existing.hash == digest and not existing.removed:
-                tally.add("unchanged")
-                continue
-            policy = (
-                session.get(Policy, existing.id)
-                if existing
-                else Policy(
-                    tenant_id=tenant_id,
-                    policy_type=snap.policy_type,
-                    graph_id=snap.graph_id,
-                    created_at=now,
-                )
-            )
-            policy.display_name = display_name(snap.payload)
-            policy.last_modified = parse_graph_datetime(snap.payload.get("lastModifiedDateTime"))
-            policy.content_hash, policy.updated_at, policy.removed_at = digest, now, None
-            session.add(policy)
-            session.flush()
-            version = (
-                _version_for(session, policy, snap, digest, now, run_id)
-                if existing
-                else _new_version(session, policy, snap, digest, now, run_id, number=1)
-            )
-            policy.current_version_id = version.id
-            known[snap.graph_id] = Known(policy.id, digest, False)
-            tally.add("updated" if existing else "created")
+    policy_type: str | None = None,
+    tally: Tally | None = None,
+) -> Stored:
+    """Upsert the policies of one batch (one policy type) and their versions, in one
+    transaction.
+
+    `known` holds the stored rows among the batch's graph ids (`lookup_known`); it is updated
+    with the rows written. Counts (created / updated / unchanged) come back in the result and,
+    when `tally` is given, are added to it."""
+    if not snapshots:
+        return Stored()
+    policy_type = policy_type or snapshots[0].policy_type
+    stored = _store(engine, tenant_id, policy_type, snapshots, known, now, run_id)
+    for snap in snapshots:
+        row_id = stored.row_ids.get(snap.graph_id)
+        if row_id is not None:
+            known[snap.graph_id] = Known(row_id, snap.digest, False)
+    if tally is not None:
+        for key, n in stored.counts.items():
+            tally.add(key, n)
+    return stored
 
 
-def _version_for(
-    session: Session, policy: Policy, snap: Snapshot, digest: str, now: datetime, run_id: int | None
-) -> PolicyVersion:
-    reused = session.exec(
-        select(PolicyVersion).where(
-            PolicyVersion.policy_id == policy.id, PolicyVersion.content_hash == digest
+def _store(
+    engine: Engine,
+    tenant_id: int,
+    policy_type: str,
+    snapshots: list[Snapshot],
+    known: dict[str, Known],
+    now: datetime,
+    run_id: int | None,
+) -> Stored:
+    stored = Stored()
+    fresh: list[Snapshot] = []
+    changed: list[tuple[Snapshot, Known]] = []
+    for snap in snapshots:
+        existing = known.get(snap.graph_id)
+        if existing is None:
+            fresh.append(snap)
+        elif _unchanged(existing, snap):
+            stored.counts["unchanged"] += 1
+            stored.row_ids[snap.graph_id] = existing.id
+        else:
+            changed.append((snap, existing))
+    if not fresh and not changed:
+        return stored
+    with engine.begin() as conn:
+        if fresh:
+            changed += _insert_new(conn, tenant_id, policy_type, fresh, now, run_id, stored)
+        if changed:
+            _store_changed(conn, tenant_id, changed, now, run_id, stored)
+    return stored
+
+
+def _draw_ids(conn: Connection, n: int) -> list[tuple[int, int]]:
+    """n fresh (policy id, version id) pairs from the tables' sequences (PostgreSQL; [] on
+    other dialects). Ids of policies another sync inserted first are simply not used."""
+    if conn.dialect.name != "postgresql" or not n:
+        return []
+    return [
+        (int(p), int(v))
+        for p, v in conn.execute(
+            sa.text(
+                "SELECT nextval(s.p), nextval(s.v) FROM (SELECT "
+                f"pg_get_serial_sequence('{POLICIES.name}', 'id') AS p, "
+                f"pg_get_serial_sequence('{VERSIONS.name}', 'id') AS v) AS s, "
+                "generate_series(1, :n)"
+            ),
+            {"n": n},
         )
-    ).first()
-    if reused is not None:  # the policy went back to content we already captured
-        return reused
-    latest = (
-        session.execute(
-            sa.select(sa.func.max(PolicyVersion.version_number)).where(
-                PolicyVersion.policy_id == policy.id
-            )
-        ).scalar()
-        or 0
-    )
-    return _new_version(session, policy, snap, digest, now, run_id, number=latest + 1)
+    ]
 
 
-def _new_version(
-    session: Session,
-    policy: Policy,
-    snap: Snapshot,
-    digest: str,
+def _insert_new(
+    conn: Connection,
+    tenant_id: int,
+    policy_type: str,
+    fresh: list[Snapshot],
     now: datetime,
     run_id: int | None,
-    *,
-    number: int,
-) -> PolicyVersion:
-    version = PolicyVersion(
-        policy_id=policy.id,
-        tenant_id=policy.tenant_id,
-        version_number=number,
-        content_hash=digest,
-        payload=snap.stored_payload,
-        assignments=snap.assignments,
-        scope_tags=snap.scope_tags,
-        captured_at=now,
-        operation_run_id=run_id,
+    stored: Stored,
+) -> list[tuple[Snapshot, Known]]:
+    """Insert new policies (one multi-row INSERT … RETURNING) and their first versions (one
+    INSERT), each policy pointing at its version: on PostgreSQL both ids are drawn from the
+    sequences first (one SELECT), elsewhere one UPDATE sets the pointers afterwards. Returns the
+    snapshots another sync inserted meanwhile, as (snapshot, its row), to be handled like
+    stored ones."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "policy_type": policy_type,
+            "graph_id": snap.graph_id,
+            "created_at": now,
+            **_object_values(snap, now),
+        }
+        for snap in fresh
+    ]
+    drawn = _draw_ids(conn, len(fresh))  # [(policy id, version id)] on PostgreSQL
+    if drawn:
+        version_ids = {}
+        for row, (policy_id, version_id) in zip(rows, drawn, strict=True):
+            row["id"], row["current_version_id"] = policy_id, version_id
+            version_ids[policy_id] = version_id
+    inserted = {
+        gid: rid
+        for rid, gid in bulk_insert(
+            conn,
+            POLICIES,
+            rows,
+            conflict=["tenant_id", "policy_type", "graph_id"],
+            returning=["id", "graph_id"],
+        )
+    }
+    raced: list[tuple[Snapshot, Known]] = []
+    lost = [snap for snap in fresh if snap.graph_id not in inserted]
+    if lost:  # a concurrent sync stored them first: treat them as stored rows
+        theirs = lookup_known(
+            conn,
+            tenant_id=tenant_id,
+            policy_type=policy_type,
+            graph_ids=[s.graph_id for s in lost],
+        )
+        for snap in lost:
+            existing = theirs[snap.graph_id]
+            if _unchanged(existing, snap):
+                stored.counts["unchanged"] += 1
+                stored.row_ids[snap.graph_id] = existing.id
+            else:
+                raced.append((snap, existing))
+    won = [snap for snap in fresh if snap.graph_id in inserted]
+    if won and drawn:
+        versions = []
+        for snap in won:
+            policy_id = inserted[snap.graph_id]
+            row = _version_row(conn, snap, policy_id, tenant_id, 1, now, run_id)
+            versions.append({"id": version_ids[policy_id], **row})
+        bulk_insert(conn, VERSIONS, versions)
+    elif won:
+        bulk_insert(
+            conn,
+            VERSIONS,
+            [_version_row(conn, s, inserted[s.graph_id], tenant_id, 1, now, run_id) for s in won],
+            returning=["id"],  # with RETURNING, SQLAlchemy sends multi-row VALUES (not per row)
+        )
+        ids = [inserted[s.graph_id] for s in won]
+        current = (
+            sa.select(VERSIONS.c.id)
+            .where(
+                VERSIONS.c.policy_id == POLICIES.c.id,
+                VERSIONS.c.content_hash == POLICIES.c.content_hash,
+            )
+            .scalar_subquery()
+        )
+        conn.execute(
+            sa.update(POLICIES)
+            .where(any_of(conn, POLICIES.c.id, ids))
+            .values(current_version_id=current)
+        )
+    if won:
+        stored.counts["created"] += len(won)
+        stored.row_ids.update((s.graph_id, inserted[s.graph_id]) for s in won)
+    return raced
+
+
+def _store_changed(
+    conn: Connection,
+    tenant_id: int,
+    changed: list[tuple[Snapshot, Known]],
+    now: datetime,
+    run_id: int | None,
+    stored: Stored,
+) -> None:
+    """Stored policies with new content (or back from removal): reuse the version with the
+    same content when the policy has one, else add version max+1; then update the rows."""
+    ids = [k.id for _, k in changed]
+    versions = {
+        (pid, h): vid
+        for pid, h, vid in conn.execute(
+            sa.select(VERSIONS.c.policy_id, VERSIONS.c.content_hash, VERSIONS.c.id).where(
+                any_of(conn, VERSIONS.c.policy_id, ids),
+                any_of(conn, VERSIONS.c.content_hash, list({s.digest for s, _ in changed})),
+            )
+        )
+    }
+    missing = [(s, k) for s, k in changed if (k.id, s.digest) not in versions]
+    if missing:
+        latest = dict(
+            conn.execute(
+                sa.select(VERSIONS.c.policy_id, sa.func.max(VERSIONS.c.version_number))
+                .where(any_of(conn, VERSIONS.c.policy_id, [k.id for _, k in missing]))
+                .group_by(VERSIONS.c.policy_id)
+            ).all()
+        )
+        new_rows = [
+            _version_row(conn, s, k.id, tenant_id, (latest.get(k.id) or 0) + 1, now, run_id)
+            for s, k in missing
+        ]
+        for vid, pid, h in bulk_insert(
+            conn,
+            VERSIONS,
+            new_rows,
+            conflict=["policy_id", "content_hash"],
+            returning=["id", "policy_id", "content_hash"],
+        ):
+            versions[(pid, h)] = vid
+        raced = [(s, k) for s, k in missing if (k.id, s.digest) not in versions]
+        if raced:  # a concurrent sync captured the same content first: reuse its version
+            for pid, h, vid in conn.execute(
+                sa.select(VERSIONS.c.policy_id, VERSIONS.c.content_hash, VERSIONS.c.id).where(
+                    any_of(conn, VERSIONS.c.policy_id, [k.id for _, k in raced]),
+                    any_of(conn, VERSIONS.c.content_hash, list({s.digest for s, _ in raced})),
+                )
+            ):
+                versions[(pid, h)] = vid
+    conn.execute(
+        sa.update(POLICIES)
+        .where(POLICIES.c.id == sa.bindparam("row_id"))
+        .values(
+            display_name=sa.bindparam("new_display_name"),
+            last_modified=sa.bindparam("new_last_modified"),
+            content_hash=sa.bindparam("new_content_hash"),
+            updated_at=sa.bindparam("new_updated_at"),
+            removed_at=None,
+            current_version_id=sa.bindparam("new_version_id"),
+        ),
+        [
+            {
+                "row_id": k.id,
+                **{
+                    f"new_{key}": v
+                    for key, v in _object_values(s, now).items()
+                    if key != "removed_at"
+                },
+                "new_version_id": versions[(k.id, s.digest)],
+            }
+            for s, k in changed
+        ],
     )
-    session.add(version)
-    session.flush()
-    return version
+    stored.counts["updated"] += len(changed)
+    stored.row_ids.update((s.graph_id, k.id) for s, k in changed)

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 Item = dict[str, Any]
+
+
+@lru_cache(maxsize=4096)
+def _generated(collection: Collection, index: int) -> Item:
+    """A base object, generated. A sync reads each object a few times within moments (listed,
+    then its assignments and settings, each checking it exists): the last few thousand
+    generated, across all collections, are kept (~10 MB), not all."""
+    return collection._make(index, collection.id_at(index))
 
 
 def _id_prefix(*parts: object) -> str:
@@ -50,8 +59,7 @@ class Collection:
     def _at(self, index: int) -> Item:
         if index >= self.base_count:
             return self.created[index - self.base_count]
-        object_id = self.id_at(index)
-        return self.overrides.get(object_id) or self._make(index, object_id)
+        return self.overrides.get(self.id_at(index)) or _generated(self, index)
 
     def get(self, object_id: str) -> Item | None:
         """The live object with this id, or None (unknown or deleted)."""
