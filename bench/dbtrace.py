@@ -34,6 +34,8 @@ def label(statement: str) -> str:
     text = " ".join(statement.split())
     if text.startswith("WITH who AS"):
         return "WITH … INSERT operation_runs (the one-statement start)"
+    if text.startswith("WITH done AS"):
+        return "WITH … UPDATE operation_runs (complete + notification)"
     match = _VERB.match(text)
     if match is None:
         return text[:40]
