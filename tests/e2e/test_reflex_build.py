@@ -28,7 +28,10 @@ def test_page_hydrates_and_opens_its_event_socket(prod_app: RunningApp, new_page
     sockets: list[str] = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
 
-    page.goto(f"{prod_app.base_url}/login")
+    # The app opens its event socket once React has mounted: wait for it before clicking (a
+    # click on the prerendered HTML before hydration does nothing, and the test flaked on that).
+    with page.expect_websocket(timeout=30_000):
+        page.goto(f"{prod_app.base_url}/login")
     page.get_by_role("heading", name="Sign in", exact=True).wait_for()
     # Hydrated React, not just prerendered HTML: a click handler flips the color mode.
     before = page.locator("html").get_attribute("class") or ""
