@@ -308,8 +308,8 @@ MAX_RETENTION_DAYS = 36_500  # a century: beyond, "older than" reaches before ye
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from opsapp.models import Role
     from opsapp.operations.status import STATE_BUCKETS
+    from opsapp.roles import Role  # not opsapp.models: a usage error must not load the models
 
     parser = Parser(prog="opsapp", description="opsapp operator command line")
     groups = parser.add_subparsers(dest="group", required=True)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlmodel import Session
+# The CLI reads the page limits below while it builds its parser, before it knows whether the
+# command is valid: SQLAlchemy and SQLModel are imported where they are used, so a usage error
+# answers in a fraction of the time.
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 MAX_PAGE_SIZE = 200
 # Keeps OFFSET far below the 64-bit limit both databases have, whatever a URL says.
@@ -103,6 +106,8 @@ def paginate(
     fetched = list(session.exec(query.limit(page_size + 1).offset((page - 1) * page_size)))
     total = None
     if count:
+        import sqlalchemy as sa
+
         counted = sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
         total = session.execute(counted).scalar_one()
     return Page(
@@ -129,6 +134,8 @@ def ordered_by(column: Any, tie_breaker: Any, *, descending: bool, text: bool = 
     """ORDER BY clauses that read the same on both dialects: NULLs last either way, text
     compared case-insensitively (the dialects' default collations differ), ties broken by
     `tie_breaker` (a unique column) so paging is stable."""
+    import sqlalchemy as sa
+
     key = sa.func.lower(column) if text else column
     direction = sa.desc if descending else sa.asc
     return [column.is_(None), direction(key), direction(tie_breaker)]

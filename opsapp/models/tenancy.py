@@ -9,13 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from opsapp.models.types import UTCDateTime, utcnow
-
-
-class Role(StrEnum):
-    owner = "owner"
-    manager = "manager"
-    operator = "operator"
-    readonly = "readonly"
+from opsapp.roles import Role as Role  # defined there (no database imports), re-exported
 
 
 class ProviderKind(StrEnum):
