@@ -9,34 +9,15 @@ from sqlmodel import Session, func, select
 
 from opsapp.features.policies import service
 from opsapp.features.policies.service import sync_policies
-from opsapp.graph.demo import CONTOSO, create_demo_app, make_demo_graph_client
+from opsapp.graph.demo import CONTOSO, make_demo_graph_client
 from opsapp.models import Policy, PolicyVersion
 from opsapp.operations.catalog import get_type
 from opsapp.operations.results import finalise
 from tests.factories import make_tenant
+from tests.integration.features.conftest import Progress
 
 DEVICE_CONFIGURATION = "deviceConfiguration"
 SETTINGS_CATALOG = "settingsCatalogPolicy"
-
-
-class Progress:
-    def __init__(self):
-        self.reports = []
-
-    async def __call__(self, counts, final=False):
-        self.reports.append(dict(counts))
-
-
-@pytest.fixture
-def demo_app():
-    return create_demo_app()
-
-
-@pytest.fixture
-async def graph(demo_app):
-    client = make_demo_graph_client(CONTOSO, app=demo_app, max_sleep=0.01, backoff_base=0.001)
-    yield client
-    await client.aclose()
 
 
 def _inputs(*types):

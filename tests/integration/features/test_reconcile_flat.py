@@ -8,7 +8,7 @@ from opsapp.features import reconcile
 from opsapp.features.groups.service import sync_groups
 from opsapp.features.inventory.service import sync_inventory
 from opsapp.features.reconcile import Reconciler, Tally
-from opsapp.graph.demo import CONTOSO, create_demo_app, make_demo_graph_client
+from opsapp.graph.demo import CONTOSO
 from opsapp.models import DirectoryGroup, InventoryItem
 from opsapp.models.types import utcnow
 from opsapp.operations.catalog import get_type
@@ -17,18 +17,6 @@ from tests.factories import make_tenant
 
 async def _no_progress(counts, final=False):
     return None
-
-
-@pytest.fixture
-def demo_app():
-    return create_demo_app()
-
-
-@pytest.fixture
-async def graph(demo_app):
-    client = make_demo_graph_client(CONTOSO, app=demo_app, max_sleep=0.01, backoff_base=0.001)
-    yield client
-    await client.aclose()
 
 
 def _count(engine, model, *where):

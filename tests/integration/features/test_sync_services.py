@@ -1,37 +1,17 @@
 """The three sync services against the in-process demo Graph (same HTTP client code as live),
 on both SQLite and PostgreSQL."""
 
-import pytest
 from sqlmodel import Session, func, select
 
 from opsapp.features.groups.service import sync_groups
 from opsapp.features.inventory.service import sync_inventory
 from opsapp.features.policies.service import sync_policies
-from opsapp.graph.demo import CONTOSO, create_demo_app, make_demo_graph_client
+from opsapp.graph.demo import CONTOSO
 from opsapp.models import DirectoryGroup, InventoryItem, Policy, PolicyVersion
 from opsapp.operations.catalog import get_type
 from opsapp.operations.results import finalise
 from tests.factories import make_tenant
-
-
-class Progress:
-    def __init__(self):
-        self.reports = []
-
-    async def __call__(self, counts, final=False):
-        self.reports.append(dict(counts))
-
-
-@pytest.fixture
-def demo_app():
-    return create_demo_app()
-
-
-@pytest.fixture
-async def graph(demo_app):
-    client = make_demo_graph_client(CONTOSO, app=demo_app, max_sleep=0.01, backoff_base=0.001)
-    yield client
-    await client.aclose()
+from tests.integration.features.conftest import Progress
 
 
 def _inputs(run_type, **inputs):
