@@ -17,25 +17,29 @@ from opsapp.worker.registry import RunContext
 
 NOOP = "bench.noop"
 
-if NOOP not in catalog.OPERATION_TYPES:
-    catalog.register_type(
-        OperationType(
-            NOOP,
-            "Benchmark no-op",
-            IdentitySchema((IdentityField("key", "id"),)),
-            ("total", "processed", "created", "failed"),
-            Capability.start_operations,
-            related="inventory",
+
+def _register(key: str, label: str, body) -> None:
+    """A benchmark type with one identity input (`key`) and its body, once per process."""
+    if key not in catalog.OPERATION_TYPES:
+        catalog.register_type(
+            OperationType(
+                key,
+                label,
+                IdentitySchema((IdentityField("key", "id"),)),
+                ("total", "processed", "created", "failed"),
+                Capability.start_operations,
+                related="inventory",
+            )
         )
-    )
+    if not registry.is_registered(key):
+        registry.register_body(key, body)
 
 
 async def noop(ctx: RunContext) -> RunResult:
     return RunResult(counts={"total": 1, "processed": 1, "created": 1})
 
 
-if not registry.is_registered(NOOP):
-    registry.register_body(NOOP, noop)
+_register(NOOP, "Benchmark no-op", noop)
 
 
 # -- bench.stamp: the body says when it was entered ------------------------------------------
@@ -44,18 +48,6 @@ if not registry.is_registered(NOOP):
 # body on a bare taskiq broker: the floor of start → body entered.
 STAMP = "bench.stamp"
 ENTERED_KEY = "opsapp-bench:entered"
-
-if STAMP not in catalog.OPERATION_TYPES:
-    catalog.register_type(
-        OperationType(
-            STAMP,
-            "Benchmark stamp",
-            IdentitySchema((IdentityField("key", "id"),)),
-            ("total", "processed", "created", "failed"),
-            Capability.start_operations,
-            related="inventory",
-        )
-    )
 
 _stamp_clients: dict[int, object] = {}
 
@@ -82,5 +74,4 @@ async def stamp(ctx: RunContext) -> RunResult:
     return RunResult(counts={"total": 1, "processed": 1, "created": 1})
 
 
-if not registry.is_registered(STAMP):
-    registry.register_body(STAMP, stamp)
+_register(STAMP, "Benchmark stamp", stamp)

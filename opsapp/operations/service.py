@@ -217,8 +217,7 @@ async def start_operation(
     op = get_type(run_type)
     normalised = op.identity.normalise(inputs)
     if notifier is None and start_statement.usable(engine, op, user_id):
-        if not dispatcher.supports(op.key):
-            raise OperationUnavailable(f"{op.label} ({op.key}) is not available in this deployment")
+        _require_task(dispatcher, op)
         quick = await asyncio.to_thread(
             start_statement.quick_start,
             engine,
@@ -271,6 +270,12 @@ async def start_system_operation(
     )
 
 
+def _require_task(dispatcher: Dispatcher, op: OperationType) -> None:
+    """Refuse a type no task executes here, before anything is created."""
+    if not dispatcher.supports(op.key):
+        raise OperationUnavailable(f"{op.label} ({op.key}) is not available in this deployment")
+
+
 async def _start(
     engine: Engine,
     op: OperationType,
@@ -284,8 +289,7 @@ async def _start(
 ) -> StartResult:
     """ensure (with the "queued" notification, unless a custom notifier sends it after the
     dispatch) → commit → dispatch, for an already resolved initiator."""
-    if not dispatcher.supports(op.key):
-        raise OperationUnavailable(f"{op.label} ({op.key}) is not available in this deployment")
+    _require_task(dispatcher, op)
     ensured = await asyncio.to_thread(
         _ensure_in_own_transaction,
         engine,
