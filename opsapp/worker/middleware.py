@@ -31,7 +31,7 @@ import contextlib
 import itertools
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -46,6 +46,7 @@ from opsapp.operations.failures import failure_from_exception, make_failure, san
 from opsapp.operations.lifecycle import Claim
 from opsapp.operations.results import RunResult, finalise, validate_produced
 from opsapp.settings import get_settings
+from opsapp.worker.batching import Coalescer
 from opsapp.worker.config import get_worker_settings
 from opsapp.worker.registry import RunContext, RunNoLongerOwned, get_body, run_type_of
 
@@ -106,18 +107,10 @@ def _run_id_of(message: TaskiqMessage) -> int | None:
         return None
 
 
-def _claim_run(
-    engine: Engine, run_id: int, run_type: str, lost_after: timedelta
-) -> tuple[Claim, _RunRow | None, int | None]:
-    """Claim the run (one UPDATE that also returns what the worker needs of it)."""
-    claim, row = lifecycle.claim_with_run(
-        run_id, lost_after=lost_after, run_type=run_type, engine=engine
-    )
-    if row is None:
-        return claim, None, None
+def _run_row(row: Any) -> _RunRow:
+    """The worker's view of a claimed run (the claim's UPDATE returned it)."""
     inputs = (row.context or {}).get("inputs") or {}
-    run = _RunRow(row.id, row.tenant_id, row.user_id, row.type, dict(inputs))
-    return claim, run, row.attempts
+    return _RunRow(row.id, row.tenant_id, row.user_id, row.type, dict(inputs))
 
 
 def failure_for(exc: BaseException) -> dict[str, Any]:
@@ -149,6 +142,10 @@ class RunTrackingMiddleware(TaskiqMiddleware):
         self.decides_acks = False
         # task ids of messages to leave unacknowledged (see the module docstring)
         self._keep_unacked: set[str] = set()
+        # Claims and completions that arrive while one is being written go together in the
+        # next statement (opsapp.worker.batching): a drain pays a round trip per batch.
+        self._claims: Coalescer[tuple[int, str], tuple[Claim, Any]] = Coalescer(self._claim_batch)
+        self._completions: Coalescer[lifecycle.Completion, bool] = Coalescer(self._complete_batch)
 
     @property
     def engine(self) -> Engine:
@@ -235,17 +232,21 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             _log_error(f"could not complete operation message {message.task_id}", exc)
 
     # -- claim ------------------------------------------------------------------------------
+    def _claim_batch(self, requests: list[tuple[int, str]]) -> list[tuple[Claim, Any]]:
+        lost_after = self._lost_after_seconds or get_settings().lost_after_seconds
+        return lifecycle.claim_many(
+            requests, lost_after=timedelta(seconds=lost_after), engine=self.engine
+        )
+
     async def _claim(self, execution: Execution, message: TaskiqMessage) -> None:
         run_id = _run_id_of(message)
         if run_id is None:
             log.warning("operation message %s carries no run id; skipped", message.task_id)
             return
-        settings = get_settings()
-        lost_after = timedelta(seconds=self._lost_after_seconds or settings.lost_after_seconds)
-        claim, run, attempt = await asyncio.to_thread(
-            _claim_run, self.engine, run_id, execution.run_type, lost_after
-        )
-        execution.claim, execution.run, execution.attempt = claim, run, attempt
+        claim, row = await self._claims.submit((run_id, execution.run_type))
+        run = _run_row(row) if row is not None else None
+        execution.claim, execution.run = claim, run
+        execution.attempt = row.attempts if row is not None else None
         if run is None:
             if claim == Claim.missing:
                 log.warning("run %s does not exist; message %s skipped", run_id, message.task_id)
@@ -266,7 +267,7 @@ class RunTrackingMiddleware(TaskiqMiddleware):
         if execution.claim == Claim.taken_over:
             log.warning("run %s lost its worker; this worker takes it over", run_id)
         else:  # one line per run (taskiq's own "Executing task" line is switched off)
-            log.info("run %s (%s) claimed, attempt %s", run_id, run.type, attempt)
+            log.info("run %s (%s) claimed, attempt %s", run_id, run.type, execution.attempt)
         if self._progress_interval is None:  # read once: building settings costs ~1 ms
             self._progress_interval = get_worker_settings().progress_interval_seconds
         interval = self._progress_interval
@@ -279,7 +280,7 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             progress_interval=interval,
             attempt=execution.attempt,
         )
-        beat = self._heartbeat_seconds or settings.heartbeat_seconds
+        beat = self._heartbeat_seconds or get_settings().heartbeat_seconds
         execution.heartbeat = asyncio.create_task(self._beat(execution, beat))
 
     async def _abandon_claim(self, execution: Execution, exc: Exception) -> None:
@@ -325,9 +326,12 @@ class RunTrackingMiddleware(TaskiqMiddleware):
                 await task
 
     # -- completion -------------------------------------------------------------------------
-    def _complete(self, execution: Execution) -> bool:
+    def _complete_batch(self, completions: list[lifecycle.Completion]) -> list[bool]:
+        return lifecycle.complete_many(completions, engine=self.engine)
+
+    async def _complete(self, execution: Execution) -> bool:
         ctx, result = execution.ctx, execution.result
-        assert ctx is not None
+        assert ctx is not None and execution.attempt is not None
         try:
             if not isinstance(result, RunResult):
                 raise TypeError(f"task body returned {type(result).__name__}, not RunResult")
@@ -339,22 +343,20 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             outcome, counts, failures = finalise(ctx.run_type, merged)
             produced = validate_produced(ctx.run_type, result.produced or {})
         except Exception as exc:  # bad counts / ids / wrong type: fail the run, not the worker
-            return self._fail(execution, failure_from_exception(exc))
-        return lifecycle.complete_run(
-            ctx.run_id,
-            outcome=outcome,
-            summary_counts=counts,
-            failures=failures,
+            return await self._fail(execution, failure_from_exception(exc))
+        completion = lifecycle.Completion(
+            ctx.run_id, ctx.run_type, outcome, counts, failures, execution.attempt, produced
+        )
+        return await self._completions.submit(completion)
+
+    async def _fail(self, execution: Execution, failure: dict[str, Any]) -> bool:
+        assert execution.run is not None
+        return await asyncio.to_thread(
+            lifecycle.fail_run,
+            execution.run.id,
+            failure,
             engine=self.engine,
             attempt=execution.attempt,
-            produced=produced,
-            run_type=ctx.run_type,
-        )
-
-    def _fail(self, execution: Execution, failure: dict[str, Any]) -> bool:
-        assert execution.run is not None
-        return lifecycle.fail_run(
-            execution.run.id, failure, engine=self.engine, attempt=execution.attempt
         )
 
     async def _hand_back(self, execution: Execution) -> None:
@@ -382,13 +384,13 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             )
             return
 
-    async def _finish(self, execution: Execution, write: Callable[[], bool]) -> None:
+    async def _finish(self, execution: Execution, write: Callable[[], Awaitable[bool]]) -> None:
         """Write the terminal state with its notification (retrying briefly)."""
         assert execution.run is not None
         for delay in _RETRY_DELAYS:
             await asyncio.sleep(delay)
             try:
-                if await asyncio.to_thread(write):
+                if await write():
                     return
                 break
             except Exception as exc:

@@ -9,12 +9,14 @@ import time
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlmodel import Session
 from taskiq.kicker import AsyncKicker
 
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations import lifecycle
 from opsapp.operations.results import RunResult
+from opsapp.operations.service import ensure_run
 from opsapp.worker.broker import tracking_middleware
 from opsapp.worker.registry import RunContext, operation_task, task_name_for
 from tests.unit.worker.worker_helpers import UNIT_TYPE, UNIT_TYPE_2, load_run, notifications_of
@@ -257,7 +259,7 @@ async def test_a_database_error_before_the_body_never_raises_and_skips_the_body(
             "SELECT", {}, Exception("connection to postgresql://u:pw@h failed")
         )
 
-    monkeypatch.setattr("opsapp.worker.middleware._claim_run", broken)
+    monkeypatch.setattr("opsapp.operations.lifecycle.claim_many", broken)
     caplog.set_level(logging.ERROR, logger="opsapp.worker")
     await _kick(broker, run.id)
 
@@ -472,3 +474,54 @@ async def test_a_system_run_notifies_nobody(engine, broker, start, people):
     assert (run.user_id, run.initiator_name, run.outcome) == (None, "System", "succeeded")
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM notifications")).scalar() == 0
+
+
+async def test_runs_that_arrive_together_are_claimed_and_completed_together(engine, broker, people):
+    """A burst of messages: every run completes exactly as one alone would, and on PostgreSQL
+    the claims and completions that met in flight shared statements (opsapp.worker.batching)."""
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    @operation_task(UNIT_TYPE)
+    async def body(ctx: RunContext) -> RunResult:
+        await asyncio.sleep(0.01)
+        return RunResult(counts={"total": 1, "processed": 1})
+
+    tenant, user = people
+    with Session(engine) as session:  # queued, not yet sent: the burst is sent below at once
+        runs = [
+            ensure_run(
+                session,
+                tenant_id=tenant.id,
+                run_type=UNIT_TYPE,
+                inputs={"key": key},
+                user_id=user.id,
+                initiator_name="Operator",
+            ).run
+            for key in range(1, 9)
+        ]
+        session.commit()
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for run in runs:  # the in-memory broker executes each message in a task of its own
+            await (
+                AsyncKicker(task_name_for(UNIT_TYPE), broker, {})
+                .with_labels(operation_run_id=run.id)
+                .kiq(run.id)
+            )
+        await broker.wait_all()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+
+    for run in runs:
+        done = load_run(engine, run.id)
+        assert (done.status, done.outcome, done.attempts) == ("completed", "succeeded", 1)
+    titles = [n.title for n in notifications_of(engine, user.id)]
+    assert titles.count(f"Unit {UNIT_TYPE} succeeded") == len(runs)
+    if engine.dialect.name == "postgresql":
+        claims = [s for s in statements if "SET status" in s and "status = 'queued'" in s]
+        completions = [s for s in statements if s.lstrip().startswith("WITH done AS")]
+        assert 1 <= len(claims) < len(runs)
+        assert 1 <= len(completions) < len(runs)

@@ -1,0 +1,61 @@
+"""Coalescing concurrent database writes of one worker into one statement.
+
+A worker draining a backlog claims and completes many runs at nearly the same moment, and each
+claim or completion is an autocommit statement: a round trip, a thread hop and a WAL flush
+each. `Coalescer` sends one batch at a time and everything submitted while it is in flight goes
+together in the next one. Idle, a call goes alone at once (no timer, no added latency); busy,
+one statement carries many runs. The same pattern as the runner's XACK batching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Coalescer(Generic[Item, Result]):
+    """`await submit(item)` returns `run_batch(items)[i]` for its item; `run_batch` is a
+    blocking function (it runs in a thread) that returns one result per item, in order. An
+    exception from `run_batch` is raised to every caller of that batch (each decides whether
+    to try again; a retried item simply joins a later batch)."""
+
+    def __init__(self, run_batch: Callable[[list[Item]], Sequence[Result]]) -> None:
+        self._run_batch = run_batch
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._waiting.append((item, future))
+        sender = self._sender
+        if sender is None or sender.done() or sender.get_loop() is not loop:
+            self._sender = loop.create_task(self._send())
+        return await future
+
+    async def _send(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            batch = [(item, future) for item, future in batch if not future.cancelled()]
+            if not batch:
+                continue
+            try:
+                results = await asyncio.to_thread(self._run_batch, [item for item, _ in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
+            except asyncio.CancelledError:  # the loop is going away: so are the callers
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:  # handed to every caller of the batch
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)

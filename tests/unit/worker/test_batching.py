@@ -1,0 +1,89 @@
+"""opsapp.worker.batching.Coalescer: one batch in flight, everything submitted meanwhile goes
+together in the next one; results and errors reach the callers of their own batch."""
+
+import asyncio
+import threading
+
+import pytest
+
+from opsapp.worker.batching import Coalescer
+
+
+class _Batches:
+    """run_batch that records each batch and can be held inside the database call."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = threading.Event()
+        self.release.set()
+        self.fail_on: set[int] = set()
+
+    def __call__(self, items: list[int]) -> list[int]:
+        self.batches.append(list(items))
+        self.release.wait(5)
+        if self.fail_on & set(items):
+            raise RuntimeError("database refused")
+        return [item * 10 for item in items]
+
+
+async def test_an_idle_call_goes_alone_at_once():
+    batches = _Batches()
+    coalescer = Coalescer(batches)
+    assert await coalescer.submit(1) == 10
+    assert await coalescer.submit(2) == 20
+    assert batches.batches == [[1], [2]]
+
+
+async def test_calls_made_while_a_batch_is_in_flight_go_together_in_the_next():
+    batches = _Batches()
+    coalescer = Coalescer(batches)
+    batches.release.clear()
+    first = asyncio.create_task(coalescer.submit(1))
+    while not batches.batches:  # the first batch is inside the database call
+        await asyncio.sleep(0.001)
+    rest = [asyncio.create_task(coalescer.submit(n)) for n in (2, 3, 4)]
+    await asyncio.sleep(0.01)
+    batches.release.set()
+    assert await first == 10
+    assert await asyncio.gather(*rest) == [20, 30, 40]
+    assert batches.batches == [[1], [2, 3, 4]]
+
+
+async def test_an_error_reaches_every_caller_of_its_batch_and_no_other():
+    batches = _Batches()
+    coalescer = Coalescer(batches)
+    batches.release.clear()
+    first = asyncio.create_task(coalescer.submit(1))
+    while not batches.batches:
+        await asyncio.sleep(0.001)
+    batches.fail_on = {3}
+    doomed = [asyncio.create_task(coalescer.submit(n)) for n in (2, 3)]
+    await asyncio.sleep(0.01)
+    batches.release.set()
+    assert await first == 10
+    for task in doomed:
+        with pytest.raises(RuntimeError, match="database refused"):
+            await task
+    batches.fail_on = set()
+    assert await coalescer.submit(5) == 50  # a retry simply joins a later batch
+
+
+async def test_a_batch_with_a_wrong_number_of_results_is_an_error_not_a_mix_up():
+    coalescer = Coalescer(lambda items: items[:-1])
+    results = await asyncio.gather(coalescer.submit(1), coalescer.submit(2), return_exceptions=True)
+    assert all(isinstance(result, RuntimeError) for result in results)
+
+
+async def test_a_cancelled_caller_does_not_stop_the_others():
+    batches = _Batches()
+    coalescer = Coalescer(batches)
+    batches.release.clear()
+    first = asyncio.create_task(coalescer.submit(1))
+    while not batches.batches:
+        await asyncio.sleep(0.001)
+    gone, kept = (asyncio.create_task(coalescer.submit(n)) for n in (2, 3))
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    batches.release.set()
+    assert await first == 10 and await kept == 30
+    assert batches.batches == [[1], [3]]
