@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm.attributes
 from sqlmodel import Field, SQLModel
 
 from opsapp.models.types import PortableJSON, UTCDateTime, utcnow
@@ -110,3 +111,22 @@ class OperationRun(SQLModel, table=True):
     # should send its message again if nobody has claimed it by then. NULL once claimed or
     # completed, and for a held run that was not dispatched yet.
     next_send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+_RUN_MAPPER = sa.inspect(OperationRun)
+
+
+def detached_run(values: dict[str, Any]) -> OperationRun:
+    """An OperationRun holding `values` (every column, already of the mapped Python types) as a
+    loaded-then-detached instance, like one a closed session left behind: every attribute
+    loaded, the identity key set, so session.add() re-attaches it and never INSERTs it.
+
+    For rows read by hand (read models, the one-statement start): building it this way skips
+    pydantic's and SQLAlchemy's per-attribute work, which cost more than the query."""
+    sa.orm.configure_mappers()  # a no-op once done; attribute access needs it
+    run = _RUN_MAPPER.class_manager.new_instance()
+    run.__dict__.update(values)
+    sa.orm.attributes.instance_state(run).key = _RUN_MAPPER.identity_key_from_primary_key(
+        (values["id"],)
+    )
+    return run

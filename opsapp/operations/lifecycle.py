@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from opsapp.db import get_engine, single_statement
+from opsapp.db_direct import DirectStatement
 from opsapp.models import Notification, OperationRun, Tenant
 from opsapp.models.types import utcnow
 from opsapp.operations.failures import merge_failures
@@ -135,7 +136,10 @@ def _claim_statements(*, by_type: bool) -> tuple[Any, Any]:
     )
     claim = transition(RunStatus.running, *this_run, values=values)
     take_over = while_in(RunStatus.running, *this_run, stale).values(**values)
-    return claim.returning(*CLAIM_COLUMNS), take_over.returning(*CLAIM_COLUMNS)
+    return (
+        DirectStatement(claim.returning(*CLAIM_COLUMNS)),
+        DirectStatement(take_over.returning(*CLAIM_COLUMNS)),
+    )
 
 
 def claim_run(
@@ -164,14 +168,12 @@ def claim_with_run(
     engine, now = engine or get_engine(), now or utcnow()
     claim, take_over = _claim_statements(by_type=bool(run_type))
     params = {"run_id": run_id, "run_type": run_type, "now": now, "stale_before": now - lost_after}
-    with single_statement(engine) as conn:
-        row = conn.execute(claim, params).first()
-    if row is not None:
-        return Claim.claimed, row
-    with single_statement(engine) as conn:
-        row = conn.execute(take_over, params).first()
-    if row is not None:
-        return Claim.taken_over, row
+    rows = claim.rows(engine, params)
+    if rows:
+        return Claim.claimed, rows[0]
+    rows = take_over.rows(engine, params)
+    if rows:
+        return Claim.taken_over, rows[0]
     with single_statement(engine) as conn:
         found = conn.execute(sa.select(_T.c.status, _T.c.type).where(_T.c.id == run_id)).first()
     if found is None:
@@ -184,7 +186,7 @@ def claim_with_run(
 
 
 @lru_cache(maxsize=1)
-def _batch_claim_statement() -> Any:
+def _batch_claim_statement() -> DirectStatement:
     """The claim of many queued runs at once: UPDATE … FROM unnest(ids, types) RETURNING."""
     wanted = (
         sa.func.unnest(
@@ -195,9 +197,8 @@ def _batch_claim_statement() -> Any:
         .render_derived(name="wanted")
     )
     this_run = (_T.c.id == wanted.c.id, _T.c.type == wanted.c.type)
-    return transition(RunStatus.running, *this_run, values=_claim_values()).returning(
-        *CLAIM_COLUMNS
-    )
+    claim = transition(RunStatus.running, *this_run, values=_claim_values())
+    return DirectStatement(claim.returning(*CLAIM_COLUMNS))
 
 
 def claim_many(
@@ -225,8 +226,7 @@ def claim_many(
         "run_types": [run_type for _, run_type in requests],
         "now": now,
     }
-    with single_statement(engine) as conn:
-        claimed = {row.id: row for row in conn.execute(_batch_claim_statement(), params)}
+    claimed = {row.id: row for row in _batch_claim_statement().rows(engine, params)}
     results: list[tuple[Claim, Any]] = []
     for run_id, run_type in requests:
         row = claimed.pop(run_id, None)  # pop: a second message for the run is not claimed
@@ -463,12 +463,13 @@ def _complete_in_one_statement(
         **{f"note_{key}": value for key, value in texts.items()},
     }
     stmt = _completion_statement(fenced=attempt is not None, only_from=only_from)
-    with single_statement(engine) as conn:
-        return conn.execute(stmt, params).first() is not None
+    return bool(stmt.rows(engine, params))
 
 
 @lru_cache(maxsize=16)
-def _completion_statement(*, fenced: bool, only_from: frozenset[RunStatus] | None) -> Any:
+def _completion_statement(
+    *, fenced: bool, only_from: frozenset[RunStatus] | None
+) -> DirectStatement:
     """WITH done AS (the guarded UPDATE … RETURNING) INSERT the notification FROM done JOIN
     tenants; built once per shape, everything else is a parameter."""
     now = sa.bindparam("now", type_=_T.c.completed_at.type)
@@ -492,7 +493,7 @@ def _completion_statement(*, fenced: bool, only_from: frozenset[RunStatus] | Non
         key: sa.bindparam(f"note_{key}", type_=sa.String)
         for key in ("level", "title", "body", "link")
     }
-    return sa.select(done.c.id).add_cte(_insert_note_of(done, text, now))
+    return DirectStatement(sa.select(done.c.id).add_cte(_insert_note_of(done, text, now)))
 
 
 def _insert_note_of(done: Any, text: Mapping[str, Any], now: Any) -> Any:
@@ -573,10 +574,8 @@ def complete_many(
                     **texts,
                 }
             )
-        with single_statement(engine) as conn:
-            done = set(
-                conn.execute(_batch_completion_statement(), {"rows": rows, "now": now}).scalars()
-            )
+        statement = _batch_completion_statement()
+        done = {row.id for row in statement.rows(engine, {"rows": rows, "now": now})}
         for run_id, index in together.items():
             results[index] = run_id in done
     for index, item in enumerate(completions):
@@ -596,7 +595,7 @@ def complete_many(
 
 
 @lru_cache(maxsize=1)
-def _batch_completion_statement() -> Any:
+def _batch_completion_statement() -> DirectStatement:
     """_completion_statement for many runs: the values come as one JSON document (psycopg
     re-parses a statement with many parameters on every execution), the UPDATE matches each
     run on its id and its worker's attempt, and the notifications follow from what it
@@ -638,7 +637,7 @@ def _batch_completion_statement() -> Any:
         .cte("done")
     )
     text = {key: done.c[key] for key in ("level", "title", "body", "link")}
-    return sa.select(done.c.id).add_cte(_insert_note_of(done, text, now))
+    return DirectStatement(sa.select(done.c.id).add_cte(_insert_note_of(done, text, now)))
 
 
 def fail_run(run_id: int, failure: dict[str, Any], **kwargs: Any) -> bool:

@@ -34,8 +34,10 @@ def lost_clause(now: datetime, *, lost_after: timedelta, queued_timeout: timedel
     nobody executed yet is waiting on purpose, not lost."""
     beat = sa.func.coalesce(_T.c.heartbeat_at, _T.c.started_at, _T.c.created_at)
     held = held_types()
+    # Inline like status_in: an expanding IN is re-rendered on every execution of the start.
+    held_tokens = [sa.literal_column("'{}'".format(key.replace("'", "''"))) for key in held]
     queued_since = (
-        sa.case((_T.c.type.in_(held), _T.c.dispatched_at), else_=_T.c.created_at)
+        sa.case((_T.c.type.in_(held_tokens), _T.c.dispatched_at), else_=_T.c.created_at)
         if held
         else _T.c.created_at
     )
