@@ -1,15 +1,17 @@
 """Run tracking around every `opsapp.op.<type>` task: the one place a run's status changes while a
 worker executes it.
 
-- pre_execute: claim the run (`lifecycle.claim_with_run`, one UPDATE returning the run). When the claim says don't execute — the
-  run is completed (a redelivered message), running on a live worker, missing, or the message is
-  bogus — the body is skipped and the run is left untouched. Otherwise a heartbeat starts.
+- pre_execute: claim the run (one UPDATE returning the run; claims that arrive while one is
+  being written go together in one statement, `lifecycle.claim_many`). When the claim says
+  don't execute — the run is completed (a redelivered message), running on a live worker,
+  missing, or the message is bogus — the body is skipped and the run is left untouched.
+  Otherwise a heartbeat starts.
 - the task function (see `task_function`) runs the registered body only for a claimed run.
 - on_error: the body raised → the run is failed with a sanitized failure.
-- post_execute: the body returned → `results.finalise` → `lifecycle.complete_run`; bad counts,
-  undeclared produced ids or a wrong return type fail the run with internal.error instead of
-  crashing the worker. The terminal notification and the result's produced ids are written in
-  the completion's own transaction.
+- post_execute: the body returned → `results.finalise` → `lifecycle.complete_many` (batched
+  like the claims); bad counts, undeclared produced ids or a wrong return type fail the run
+  with internal.error instead of crashing the worker. The terminal notification and the
+  result's produced ids are written in the completion's own transaction.
 
 Fencing: the claim's attempt token goes with every heartbeat, progress write and completion.
 When a heartbeat is refused (the run was taken over by another worker, or completed by the
