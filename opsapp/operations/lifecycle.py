@@ -96,7 +96,8 @@ def while_in(status: RunStatus, *where: Any) -> sa.Update:
 
 
 def _update(engine: Engine, stmt) -> list[Any]:
-    with engine.begin() as conn:
+    """One guarded UPDATE as its own transaction (autocommit on PostgreSQL: one round trip)."""
+    with single_statement(engine) as conn:
         return list(conn.execute(stmt.returning(_T.c.id)).scalars())
 
 

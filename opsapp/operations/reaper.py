@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from opsapp.models import OperationRun
 from opsapp.models.types import utcnow
 from opsapp.operations.catalog import held_types
-from opsapp.operations.failures import make_failure
+from opsapp.operations.failures import WORKER_LOST, make_failure
 from opsapp.operations.lifecycle import complete_where, status_in
 from opsapp.operations.status import RunOutcome, RunStatus
 from opsapp.settings import get_settings
@@ -74,7 +74,7 @@ def reap_lost_runs(
             conn,
             where,
             outcome=RunOutcome.failed,
-            failures=[make_failure("worker.lost", message)],
+            failures=[make_failure(WORKER_LOST, message)],
             now=now,
             only_from=frozenset({status}),
         )

@@ -29,7 +29,7 @@ from opsapp.models.types import utcnow
 from opsapp.operations import lifecycle, outbox, start_statement
 from opsapp.operations.access import Forbidden, NotFound, authorize
 from opsapp.operations.catalog import OperationType, get_type, run_precheck
-from opsapp.operations.failures import failure_from_exception, make_failure
+from opsapp.operations.failures import DISPATCH_FAILED, failure_from_exception, make_failure
 from opsapp.operations.identity import identity_hash
 from opsapp.operations.links import view_run_path
 from opsapp.operations.notifications import Notifier, build_queued, queued_title
@@ -354,9 +354,9 @@ def _fail_dispatch(
     back: nothing was queued). Returns (whether this call failed it, the run as stored now). A
     run a worker already claimed (the broker accepted the message after all) or completed is
     left exactly as it is."""
-    logged = failure_from_exception(exc, default_code="queue.dispatch_failed")  # logs, sanitized
+    logged = failure_from_exception(exc, default_code=DISPATCH_FAILED)  # logs, sanitized
     failure = make_failure(
-        "queue.dispatch_failed",
+        DISPATCH_FAILED,
         f"The task queue did not accept the operation ({type(exc).__name__}); nothing was started.",
         error_id=logged.get("error_id"),
     )

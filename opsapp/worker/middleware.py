@@ -44,7 +44,12 @@ from taskiq import Context, TaskiqDepends, TaskiqMessage, TaskiqMiddleware, Task
 from opsapp.db import get_engine
 from opsapp.operations import lifecycle
 from opsapp.operations.catalog import get_type
-from opsapp.operations.failures import failure_from_exception, make_failure, sanitize_text
+from opsapp.operations.failures import (
+    WORKER_LOST,
+    failure_from_exception,
+    make_failure,
+    sanitize_text,
+)
 from opsapp.operations.lifecycle import Claim
 from opsapp.operations.results import RunResult, finalise, validate_produced
 from opsapp.settings import get_settings
@@ -118,7 +123,7 @@ def _run_row(row: Any) -> _RunRow:
 def failure_for(exc: BaseException) -> dict[str, Any]:
     """The stored failure for an exception that escaped a task body."""
     if isinstance(exc, asyncio.CancelledError):
-        return make_failure("worker.lost", STOPPED_MESSAGE)
+        return make_failure(WORKER_LOST, STOPPED_MESSAGE)
     return failure_from_exception(exc)
 
 

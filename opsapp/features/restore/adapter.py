@@ -21,7 +21,7 @@ from opsapp.models import OperationRun, RestoreRun, RestoreStatus, Tenant
 from opsapp.models.types import utcnow
 from opsapp.operations import lifecycle, outbox
 from opsapp.operations.catalog import get_type
-from opsapp.operations.failures import failure_from_exception, make_failure
+from opsapp.operations.failures import DISPATCH_FAILED, failure_from_exception, make_failure
 from opsapp.operations.links import view_run_path
 from opsapp.operations.service import Dispatcher, DispatchFailed, ensure_run
 from opsapp.operations.status import RunOutcome, RunStatus
@@ -107,9 +107,9 @@ async def execute(
     try:
         await dispatcher.dispatch(run)
     except Exception as exc:
-        logged = failure_from_exception(exc, default_code="queue.dispatch_failed")
+        logged = failure_from_exception(exc, default_code=DISPATCH_FAILED)
         failure = make_failure(
-            "queue.dispatch_failed",
+            DISPATCH_FAILED,
             f"The task queue did not accept the restore ({type(exc).__name__}); nothing was "
             "written to the tenant.",
             error_id=logged.get("error_id"),
