@@ -107,6 +107,8 @@ def fenced(attempt: int | None):
     return sa.true() if attempt is None else _T.c.attempts == attempt
 
 
+_NOTE_TEXTS = ("level", "title", "body", "link")  # what completed_texts returns
+
 # What a worker needs of the run it claims: the claim's UPDATE returns it (no read before).
 CLAIM_COLUMNS = (_T.c.id, _T.c.tenant_id, _T.c.user_id, _T.c.type, _T.c.context, _T.c.attempts)
 
@@ -444,16 +446,7 @@ def _complete_in_one_statement(
     (WITH done AS (UPDATE … RETURNING) INSERT …), one round trip instead of five. The
     notification is build_completed's, with the tenant's name and slug filled in by the
     database."""
-    guard_outcome(RunStatus.completed, outcome)
-    merged = merge_failures(failures)
-    run = SimpleNamespace(
-        id=run_id,
-        type=run_type,
-        outcome=RunOutcome(outcome),
-        summary_counts=dict(summary_counts),
-        failures=merged,
-    )
-    texts = completed_texts(run, PLACEHOLDER_TENANT)  # type: ignore[arg-type]
+    merged, texts = _completion_texts(run_id, run_type, outcome, summary_counts, failures)
     params = {
         "run_id": run_id,
         "attempt": attempt,
@@ -465,6 +458,27 @@ def _complete_in_one_statement(
     }
     stmt = _completion_statement(fenced=attempt is not None, only_from=only_from)
     return bool(stmt.rows(engine, params))
+
+
+def _completion_texts(
+    run_id: int,
+    run_type: str,
+    outcome: RunOutcome,
+    summary_counts: Mapping[str, int],
+    failures: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The stored (merged) failures and build_completed's notification texts, with
+    placeholders for the tenant's name and slug, which the statement fills in."""
+    guard_outcome(RunStatus.completed, outcome)
+    merged = merge_failures(failures)
+    run = SimpleNamespace(
+        id=run_id,
+        type=run_type,
+        outcome=RunOutcome(outcome),
+        summary_counts=dict(summary_counts),
+        failures=merged,
+    )
+    return merged, completed_texts(run, PLACEHOLDER_TENANT)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=16)
@@ -490,10 +504,7 @@ def _completion_statement(
         .returning(_T.c.id, _T.c.user_id, _T.c.tenant_id)
         .cte("done")
     )
-    text = {
-        key: sa.bindparam(f"note_{key}", type_=sa.String)
-        for key in ("level", "title", "body", "link")
-    }
+    text = {key: sa.bindparam(f"note_{key}", type_=sa.String) for key in _NOTE_TEXTS}
     return DirectStatement(sa.select(done.c.id).add_cte(_insert_note_of(done, text, now)))
 
 
@@ -555,16 +566,9 @@ def complete_many(
         rows = []
         for run_id, index in together.items():
             item = completions[index]
-            guard_outcome(RunStatus.completed, item.outcome)
-            merged = merge_failures(item.failures)
-            run = SimpleNamespace(
-                id=run_id,
-                type=item.run_type,
-                outcome=RunOutcome(item.outcome),
-                summary_counts=dict(item.summary_counts),
-                failures=merged,
+            merged, texts = _completion_texts(
+                run_id, item.run_type, item.outcome, item.summary_counts, item.failures
             )
-            texts = completed_texts(run, PLACEHOLDER_TENANT)  # type: ignore[arg-type]
             rows.append(
                 {
                     "id": run_id,
@@ -609,7 +613,7 @@ def _batch_completion_statement() -> DirectStatement:
             sa.column("outcome", sa.String),
             sa.column("summary_counts", postgresql.JSONB),
             sa.column("failures", postgresql.JSONB),
-            *(sa.column(key, sa.String) for key in ("level", "title", "body", "link")),
+            *(sa.column(key, sa.String) for key in _NOTE_TEXTS),
         )
         .render_derived(name="finished", with_types=True)
     )
@@ -633,11 +637,11 @@ def _batch_completion_statement() -> DirectStatement:
             _T.c.id,
             _T.c.user_id,
             _T.c.tenant_id,
-            *(finished.c[key] for key in ("level", "title", "body", "link")),
+            *(finished.c[key] for key in _NOTE_TEXTS),
         )
         .cte("done")
     )
-    text = {key: done.c[key] for key in ("level", "title", "body", "link")}
+    text = {key: done.c[key] for key in _NOTE_TEXTS}
     return DirectStatement(sa.select(done.c.id).add_cte(_insert_note_of(done, text, now)))
 
 

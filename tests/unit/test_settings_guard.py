@@ -58,6 +58,9 @@ def env(monkeypatch, tmp_path):
         (secrets.token_hex(MIN_SECRET_KEY_LENGTH // 2)[1:], "too short (31 characters"),
         ("ab" * 40, "too weak"),
     ],
+    # Named ids: random keys would give every collection other test ids (pytest-xdist's
+    # workers must collect the same tests).
+    ids=["unset", "empty", "demo-key", "change-me", "random-31-chars", "repetitive"],
 )
 @pytest.mark.parametrize("component", ["web", "worker", "scheduler", "cli"])
 def test_live_mode_refuses_a_missing_default_or_weak_key_in_one_line(env, key, problem, component):
@@ -73,7 +76,7 @@ def test_live_mode_refuses_a_missing_default_or_weak_key_in_one_line(env, key, p
         assert key not in message  # what is wrong with the key, never the key
 
 
-@pytest.mark.parametrize("key", [STRONG, "k" + secrets.token_hex(16)])
+@pytest.mark.parametrize("key", [STRONG, "k" + secrets.token_hex(16)], ids=["strong", "random-hex"])
 def test_live_mode_starts_with_a_strong_key(env, key):
     env(OPSAPP_GRAPH_MODE="live", OPSAPP_SECRET_KEY=key)
     assert len(key) >= MIN_SECRET_KEY_LENGTH
