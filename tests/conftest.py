@@ -12,6 +12,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `tests.*` helpers importable
 
+# Under pytest-xdist each worker process gets a Redis database of its own (gw0 → 1, gw1 → 2…),
+# as it gets a PostgreSQL database of its own: keys derived from tenant ids (the Graph budget,
+# locks) would otherwise be shared between tests running side by side. Set before any test
+# helper reads OPSAPP_TEST_REDIS_URL at import.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER.startswith("gw") and "OPSAPP_TEST_REDIS_URL" not in os.environ:
+    os.environ["OPSAPP_TEST_REDIS_URL"] = f"redis://127.0.0.1:6379/{int(_XDIST_WORKER[2:]) + 1}"
+
 from tests import dbutil  # noqa: E402
 
 
