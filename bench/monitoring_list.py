@@ -155,18 +155,24 @@ def load(url: str) -> float:
     return time.perf_counter() - started
 
 
-def captured_sql(engine, session: Session, filters: RunFilters) -> tuple[str, dict]:
-    """The statement and parameters list_runs() sends to the driver (for the big tenant)."""
+def captured_sql(url: str, filters: RunFilters) -> tuple[str, dict]:
+    """The statement and parameters list_runs() sends to the driver (for the big tenant).
+
+    Captured through an engine of its own: while an execution event listener is registered
+    list_runs executes through SQLAlchemy (so listeners see its statement: the same SQL and
+    values). The measured engine stays as in production, with nothing listening."""
     captured: list = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
         captured.append((statement, parameters))
 
+    engine = sa.create_engine(url)
     sa.event.listen(engine, "before_cursor_execute", before)
     try:
-        list_runs(session, tenant_id=BIG_TENANT, filters=filters)
+        with Session(engine) as session:
+            list_runs(session, tenant_id=BIG_TENANT, filters=filters)
     finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
+        engine.dispose()
     assert len(captured) == 1, captured
     statement, parameters = captured[0]
     return statement, dict(parameters)
@@ -344,7 +350,7 @@ def run(url: str, load_s: float | None) -> int:
         with Session(engine) as session:
             statements = {}
             for name, filters in VARIANTS.items():
-                statements[name] = captured_sql(engine, session, filters)
+                statements[name] = captured_sql(url, filters)
                 statement, parameters = statements[name]
                 custom, generic = explain(cursor, statement, parameters)
                 raw_conn.driver_connection.rollback()

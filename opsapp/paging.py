@@ -85,6 +85,16 @@ def clamp_page(
     return min(_positive_int(page) or 1, MAX_PAGE), min(size, max_size)
 
 
+def check_page(page: int, page_size: int) -> None:
+    """Refuse a page or page size paginate cannot serve (also for pages read another way)."""
+    if not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+        raise InvalidPage(f"page must be a whole number from 1 to {MAX_PAGE}, got {page!r}")
+    if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidPage(
+            f"page size must be a whole number from 1 to {MAX_PAGE_SIZE}, got {page_size!r}"
+        )
+
+
 def paginate(
     session: Session,
     query: Any,
@@ -97,12 +107,7 @@ def paginate(
     """One page of an ordered `query`; `row` turns each result into a plain dict.
 
     The query must already be ordered by a unique key, or rows could repeat across pages."""
-    if not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
-        raise InvalidPage(f"page must be a whole number from 1 to {MAX_PAGE}, got {page!r}")
-    if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidPage(
-            f"page size must be a whole number from 1 to {MAX_PAGE_SIZE}, got {page_size!r}"
-        )
+    check_page(page, page_size)
     fetched = list(session.exec(query.limit(page_size + 1).offset((page - 1) * page_size)))
     total = None
     if count:

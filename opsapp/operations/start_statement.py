@@ -219,4 +219,4 @@ def _run_from(fields: dict[str, Any]) -> OperationRun:
     for key, value in fields.items():
         if isinstance(value, datetime):
             fields[key] = value.astimezone(UTC)
-    return detached_run(fields)
+    return detached_run(fields, fields["id"])
