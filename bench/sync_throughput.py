@@ -15,6 +15,10 @@ tenant the bench's demo Graph process also serves, generated lazily like the oth
 unlimited pacing budget, plus two floors measured in the same run for the largest tenant: the
 same rows written by a bare bulk INSERT (no lookups, no versions logic) and the same Graph reads
 without any database work.
+
+`--only policy.sync` measures the policy rows (and floors) only; `--tenants fabrikam,tailspin-bench`
+only those tenants' rows (5 k for the memory baseline, 200 k with its floors). A partial run
+prints its table and leaves RESULTS.md as it is.
 """
 
 from __future__ import annotations
@@ -444,8 +448,15 @@ def _rate(r: dict) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="", help="run types to measure (comma separated)")
+    parser.add_argument(
+        "--tenants",
+        default="",
+        help="tenant slugs to measure (comma separated), e.g. fabrikam,tailspin-bench; the "
+        "floors run only with the largest tenant, the memory growth column only with fabrikam",
+    )
     args = parser.parse_args(argv)
     only = {x for x in args.only.split(",") if x}
+    tenants = {x for x in args.tenants.split(",") if x}
     header = machine()
     url = scratch_pg()
     graph = None
@@ -455,7 +466,7 @@ def main(argv: list[str] | None = None) -> None:
         graph = DemoGraph()
         base: dict[str, int] = {}  # run type / sync -> peak RSS of its 5 k run
         for run_type, slug in MEASUREMENTS:
-            if only and run_type not in only:
+            if (only and run_type not in only) or (tenants and slug not in tenants):
                 continue
             for label in ("first (all created)", "second (all unchanged)"):
                 r = measure(run_type, url, graph.url, slug)
@@ -471,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
                 if "timeout" in r:
                     notes.append(f"{run_type} on {slug}: stopped after {CHILD_TIMEOUT} s")
                     break
-        if not only or "policy.sync" in only:
+        if (not only or "policy.sync" in only) and (not tenants or FLOOR_TENANT in tenants):
             for kind in ("floor.insert", "floor.reads"):
                 r = measure(kind, url, graph.url, FLOOR_TENANT)
                 results[(kind, FLOOR_TENANT, "")] = r
@@ -533,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
         *(f"- {note}" for note in notes),
     ]
     body = "\n".join(lines)
-    if only:
+    if only or tenants:
         print(body)
         return  # a partial run does not replace the section
     write_section("Sync throughput and memory (demo Graph over HTTP, PostgreSQL)", body)

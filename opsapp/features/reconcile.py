@@ -5,8 +5,11 @@ object rows of policy sync). Writes go in chunks, off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
+import logging
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +23,8 @@ from sqlmodel import Session
 from opsapp.operations.identity import canonical_json
 
 CHUNK = 500
+
+logger = logging.getLogger(__name__)
 
 
 def _insert_ignoring(conn: Connection, table: sa.Table, conflict: list[str]):
@@ -67,22 +72,54 @@ class RawJSON(str):
     is on PostgreSQL instead of encoding the value again. Other dialects need the value."""
 
 
-def _pg_json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+def _pg_json_default(value: Any) -> Any:
+    """What the C encoder cannot encode itself: datetimes, as ISO 8601 (json_to_recordset
+    reads them back into timestamp columns). Called only for such values, not for every one."""
+    if isinstance(value, datetime):
+        return _isoformat(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+@functools.lru_cache(maxsize=1024)
+def _isoformat(value: datetime) -> str:
+    """Cached: a batch's rows mostly share one timestamp (its `now`)."""
+    return value.isoformat()
+
+
+_PG_JSON = json.JSONEncoder(ensure_ascii=False, default=_pg_json_default)
+# Stands in for a RawJSON value while the rows are encoded in one call; each occurrence (a JSON
+# string) is then replaced by its row's text. Private-use characters: no Graph value has them,
+# and a document where one did is detected (occurrences miscounted) and encoded row by row.
+_RAW_SLOT = "\ue000opsapp:raw\ue000"
+_RAW_SLOT_JSON = _PG_JSON.encode(_RAW_SLOT)
 
 
 def _pg_document(rows: list[dict[str, Any]]) -> str:
-    """The rows as one JSON array; RawJSON values are spliced in without re-encoding."""
+    """The rows as one JSON array; RawJSON values are spliced in without re-encoding.
+
+    Rows share the first row's keys, in its order (they are one INSERT's rows); a column whose
+    first value is RawJSON is RawJSON in every row. The rows are encoded in one C call (a
+    Python call per value or per row would cost more than the encoding itself)."""
     raw = [n for n, v in rows[0].items() if isinstance(v, RawJSON)]
     if not raw:
-        return json.dumps(
-            [{n: _pg_json_value(v) for n, v in row.items()} for row in rows], ensure_ascii=False
-        )
+        return _PG_JSON.encode(rows)
+    slots = dict.fromkeys(raw, _RAW_SLOT)
+    parts = _PG_JSON.encode([{**row, **slots} for row in rows]).split(_RAW_SLOT_JSON)
+    if len(parts) != len(rows) * len(raw) + 1:
+        return _pg_document_by_row(rows, raw)
+    texts = iter(parts)
+    pieces = [next(texts)]
+    for row in rows:
+        for name in raw:
+            pieces += (row[name], next(texts))
+    return "".join(pieces)
+
+
+def _pg_document_by_row(rows: list[dict[str, Any]], raw: list[str]) -> str:
+    """`_pg_document` one row at a time (a plain value contained the raw slot's marker)."""
     parts = []
     for row in rows:
-        plain = json.dumps(
-            {n: _pg_json_value(v) for n, v in row.items() if n not in raw}, ensure_ascii=False
-        )
+        plain = _PG_JSON.encode({n: v for n, v in row.items() if n not in raw})
         spliced = "".join(f',"{n}":{row[n]}' for n in raw)
         parts.append(plain[:-1] + spliced + "}" if plain != "{}" else "{" + spliced[1:] + "}")
     return "[" + ",".join(parts) + "]"
@@ -354,23 +391,33 @@ class KeyFilter:
     when False, rarely a false True. Lets a sync of an empty scope skip looking up what it
     has not written, with memory that does not grow with the number of objects."""
 
-    BITS = 1 << 22  # 512 KiB: ~0.7% false positives at 200,000 keys
+    BITS = 1 << 22  # 512 KiB: ~0.01% false positives at 200,000 keys
     HASHES = 7
+    _MASK = BITS - 1
+    # One digest gives every position (32 bits each, masked to BITS): a sync checks and adds
+    # each listed id on the event loop, so a position costs a C call, not Python arithmetic.
+    _WORDS = struct.Struct(f"<{HASHES}I")
 
     def __init__(self) -> None:
         self._bits = bytearray(self.BITS // 8)
 
-    def _positions(self, key: str):
-        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest()
-        h1, h2 = int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little") | 1
-        return ((h1 + i * h2) % self.BITS for i in range(self.HASHES))
+    def _positions(self, key: str) -> tuple[int, ...]:
+        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=self._WORDS.size).digest()
+        return self._WORDS.unpack(digest)
 
     def add(self, key: str) -> None:
-        for position in self._positions(key):
-            self._bits[position >> 3] |= 1 << (position & 7)
+        bits, mask = self._bits, self._MASK
+        for word in self._positions(key):
+            position = word & mask
+            bits[position >> 3] |= 1 << (position & 7)
 
     def __contains__(self, key: str) -> bool:
-        return all(self._bits[p >> 3] & (1 << (p & 7)) for p in self._positions(key))
+        bits, mask = self._bits, self._MASK
+        for word in self._positions(key):
+            position = word & mask
+            if not bits[position >> 3] & (1 << (position & 7)):
+                return False
+        return True
 
 
 def scope_is_empty(engine: Engine, model, where: Iterable[Any]) -> bool:
@@ -378,6 +425,22 @@ def scope_is_empty(engine: Engine, model, where: Iterable[Any]) -> bool:
     table = model.__table__
     with engine.connect() as conn:
         return conn.execute(sa.select(table.c.id).where(*where).limit(1)).first() is None
+
+
+def refresh_statistics(engine: Engine, model) -> None:
+    """ANALYZE the model's table (PostgreSQL; a no-op elsewhere).
+
+    After a big load into a table without statistics (autovacuum off or not there yet), the
+    planner takes any scope for a row or two: the next sync's per-batch lookups are planned as
+    a hash of the whole scope (tens of ms each at 50,000 rows, growing with it) instead of one
+    index probe per key (~1 ms). ANALYZE samples a bounded number of rows, whatever the size."""
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"ANALYZE {model.__table__.name}"))
+    except sa.exc.DBAPIError as exc:  # the sync's rows are stored: a hint must not fail it
+        logger.warning("ANALYZE %s failed: %s", model.__table__.name, exc.orig or exc)
 
 
 def last_id(engine: Engine, model) -> int:

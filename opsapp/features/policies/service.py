@@ -26,6 +26,7 @@ from opsapp.features.reconcile import (
     Known,
     Tally,
     last_id,
+    refresh_statistics,
     scope_is_empty,
     sweep_unseen,
 )
@@ -39,6 +40,9 @@ SETTINGS_CATALOG = "settingsCatalogPolicy"
 BATCH = 250  # objects per database batch (a few statements each; progress advances per batch)
 FETCHES = 4  # Graph $batch round trips in flight at once (the pacer still meters each unit)
 READ_AHEAD = 2  # listing batches buffered ahead of the one being completed
+# A sync that created this many rows refreshes the table's statistics (`refresh_statistics`):
+# the next sync looks every object up. Below it, a stale plan costs little (small scopes).
+ANALYZE_AFTER = 10_000
 
 
 async def _complete(
@@ -149,6 +153,8 @@ async def sync_policies(
             engine, graph, policy_type, tenant_id, run_id, tally, failures, report_progress
         )
         await report_progress(tally.counts)
+    if tally.counts["created"] >= ANALYZE_AFTER:
+        await asyncio.to_thread(refresh_statistics, engine, Policy)
     return RunResult(counts=tally.counts, item_failures=failures)
 
 
