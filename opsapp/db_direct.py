@@ -121,10 +121,13 @@ def _execute_autocommit(engine: Engine, sql: str, values: Any) -> list[Any]:
         try:
             with driver.cursor() as cursor:
                 cursor.execute(sql, values)
-                description = cursor.description  # psycopg builds it anew on each access
-                if description is None:
+                result = cursor.pgresult
+                if result is None or not result.nfields:
                     return []
-                return _named(tuple(c.name for c in description), cursor.fetchall())
+                # The names straight from the result: `cursor.description` builds a Column
+                # object per column (with its type lookups) on every access.
+                names = tuple(result.fname(i).decode() for i in range(result.nfields))
+                return _named(names, cursor.fetchall())
         finally:
             if not driver.closed:
                 driver.autocommit = False

@@ -32,7 +32,7 @@ from opsapp.db_direct import DirectStatement
 from opsapp.models import Membership, Notification, OperationRun, Role, Tenant, User
 from opsapp.models.operations import ACTIVE_PREDICATE, detached_run
 from opsapp.operations import outbox
-from opsapp.operations.access import can
+from opsapp.operations.access import Capability, can
 from opsapp.operations.catalog import OperationType
 from opsapp.operations.identity import identity_hash
 from opsapp.operations.notifications import (
@@ -180,6 +180,11 @@ def _statement(run_type: str, roles: tuple[str, ...], held: bool) -> DirectState
     return DirectStatement(sa.union_all(created, found).add_cte(note))
 
 
+@lru_cache(maxsize=16)
+def _roles_with(capability: Capability) -> tuple[str, ...]:
+    return tuple(sorted(r.value for r in Role if can(r, capability)))
+
+
 def quick_start(
     engine: Engine,
     op: OperationType,
@@ -191,7 +196,7 @@ def quick_start(
     now: datetime,
 ) -> QuickStart | None:
     """Start (or find) the run in one statement; None: take the general path."""
-    roles = tuple(sorted(r.value for r in Role if can(r, op.capability)))
+    roles = _roles_with(op.capability)
     lost_after, queued_timeout = thresholds()
     params = {
         "tenant_id": tenant_id,

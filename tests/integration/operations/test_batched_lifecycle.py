@@ -188,3 +188,25 @@ def test_complete_many_agrees_with_complete_run_on_both_dialects(engine):
     ]
     assert runs[ids[2]].context["produced"] == {"backup_set_id": 7}
     assert sorted(n.operation_run_id for n in notes) == sorted(ids)  # one each, no double
+
+
+def test_claims_of_resumable_types_commit_lazily_and_restores_durably(pg_engine):
+    """A resumable type's claim skips its own WAL flush (set_config local to its transaction,
+    so the pooled connection keeps synchronous commits); restore.execute's stays durable."""
+    _tenant, _user, (sync_run, other_run) = _runs(pg_engine, 2)
+    types = _types(pg_engine, [sync_run, other_run])
+    with _Statements(pg_engine) as seen:
+        lifecycle.claim_many([(sync_run, types[sync_run])], lost_after=LOST, engine=pg_engine)
+        lifecycle.claim_many([(10_000_000, "restore.execute")], lost_after=LOST, engine=pg_engine)
+    claims = [sql for sql, _ in seen.sql if sql.startswith("UPDATE operation_runs")]
+    assert "set_config" in claims[0]
+    assert all("set_config" not in sql for sql in claims[1:])
+    # The direct path (nobody listening) too; afterwards every pooled connection still
+    # commits synchronously.
+    ((claim, _row),) = lifecycle.claim_many(
+        [(other_run, types[other_run])], lost_after=LOST, engine=pg_engine
+    )
+    assert claim is Claim.claimed
+    for _ in range(3):
+        with pg_engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
