@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite: unit + integration (SQLite and PostgreSQL, Redis, real workers) in one pytest
-# run (two xdist processes), the fault suite (its own redis-server, workers killed, stopped and frozen), then the
-# browser/Reflex build tests in their own (Reflex caches config per process).
+# run (two xdist processes), the fault suite (its own redis-server, workers killed, stopped and
+# frozen), then the browser/Reflex build tests in their own (Reflex caches config per process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export REFLEX_TELEMETRY_ENABLED=false REFLEX_CHECK_LATEST_VERSION=0
