@@ -26,6 +26,17 @@ class _Batches:
         return [item * 10 for item in items]
 
 
+async def _first_batch_in_flight():
+    """A coalescer whose first batch ([1]) is held inside the database call."""
+    batches = _Batches()
+    coalescer = Coalescer(batches)
+    batches.release.clear()
+    first = asyncio.create_task(coalescer.submit(1))
+    while not batches.batches:
+        await asyncio.sleep(0.001)
+    return batches, coalescer, first
+
+
 async def test_an_idle_call_goes_alone_at_once():
     batches = _Batches()
     coalescer = Coalescer(batches)
@@ -35,12 +46,7 @@ async def test_an_idle_call_goes_alone_at_once():
 
 
 async def test_calls_made_while_a_batch_is_in_flight_go_together_in_the_next():
-    batches = _Batches()
-    coalescer = Coalescer(batches)
-    batches.release.clear()
-    first = asyncio.create_task(coalescer.submit(1))
-    while not batches.batches:  # the first batch is inside the database call
-        await asyncio.sleep(0.001)
+    batches, coalescer, first = await _first_batch_in_flight()
     rest = [asyncio.create_task(coalescer.submit(n)) for n in (2, 3, 4)]
     await asyncio.sleep(0.01)
     batches.release.set()
@@ -50,12 +56,7 @@ async def test_calls_made_while_a_batch_is_in_flight_go_together_in_the_next():
 
 
 async def test_an_error_reaches_every_caller_of_its_batch_and_no_other():
-    batches = _Batches()
-    coalescer = Coalescer(batches)
-    batches.release.clear()
-    first = asyncio.create_task(coalescer.submit(1))
-    while not batches.batches:
-        await asyncio.sleep(0.001)
+    batches, coalescer, first = await _first_batch_in_flight()
     batches.fail_on = {3}
     doomed = [asyncio.create_task(coalescer.submit(n)) for n in (2, 3)]
     await asyncio.sleep(0.01)
@@ -75,12 +76,7 @@ async def test_a_batch_with_a_wrong_number_of_results_is_an_error_not_a_mix_up()
 
 
 async def test_a_cancelled_caller_does_not_stop_the_others():
-    batches = _Batches()
-    coalescer = Coalescer(batches)
-    batches.release.clear()
-    first = asyncio.create_task(coalescer.submit(1))
-    while not batches.batches:
-        await asyncio.sleep(0.001)
+    batches, coalescer, first = await _first_batch_in_flight()
     gone, kept = (asyncio.create_task(coalescer.submit(n)) for n in (2, 3))
     await asyncio.sleep(0.01)
     gone.cancel()
