@@ -19,9 +19,11 @@ Result = TypeVar("Result")
 
 class Coalescer(Generic[Item, Result]):
     """`await submit(item)` returns `run_batch(items)[i]` for its item; `run_batch` is a
-    blocking function (it runs in a thread) that returns one result per item, in order. An
-    exception from `run_batch` is raised to every caller of that batch (each decides whether
-    to try again; a retried item simply joins a later batch)."""
+    blocking function (it runs in a thread) that returns one result per item, in order.
+
+    A batch that raises is tried again item by item, so one bad item (or a hiccup) never fails
+    the others: an exception reaches only the callers whose own item raised it (each decides
+    whether to try again; a retried item simply joins a later batch)."""
 
     def __init__(self, run_batch: Callable[[list[Item]], Sequence[Result]]) -> None:
         self._run_batch = run_batch
@@ -44,18 +46,25 @@ class Coalescer(Generic[Item, Result]):
             if not batch:
                 continue
             try:
-                results = await asyncio.to_thread(self._run_batch, [item for item, _ in batch])
-                if len(results) != len(batch):
-                    raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
+                await self._settle(batch)
             except asyncio.CancelledError:  # the loop is going away: so are the callers
                 for _, future in batch:
                     future.cancel()
                 raise
-            except Exception as exc:  # handed to every caller of the batch
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+
+    async def _settle(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await asyncio.to_thread(self._run_batch, [item for item, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
+        except Exception as exc:
+            if len(batch) > 1:  # find whose item it was: each alone
+                for one in batch:
+                    await self._settle([one])
+                return
+            if not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)

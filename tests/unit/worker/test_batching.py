@@ -55,22 +55,23 @@ async def test_calls_made_while_a_batch_is_in_flight_go_together_in_the_next():
     assert batches.batches == [[1], [2, 3, 4]]
 
 
-async def test_an_error_reaches_every_caller_of_its_batch_and_no_other():
+async def test_a_failed_batch_is_tried_item_by_item_so_an_error_reaches_only_its_caller():
     batches, coalescer, first = await _first_batch_in_flight()
     batches.fail_on = {3}
-    doomed = [asyncio.create_task(coalescer.submit(n)) for n in (2, 3)]
+    fine, doomed = (asyncio.create_task(coalescer.submit(n)) for n in (2, 3))
     await asyncio.sleep(0.01)
     batches.release.set()
     assert await first == 10
-    for task in doomed:
-        with pytest.raises(RuntimeError, match="database refused"):
-            await task
+    assert await fine == 20
+    with pytest.raises(RuntimeError, match="database refused"):
+        await doomed
+    assert batches.batches == [[1], [2, 3], [2], [3]]
     batches.fail_on = set()
-    assert await coalescer.submit(5) == 50  # a retry simply joins a later batch
+    assert await coalescer.submit(3) == 30  # a retry simply joins a later batch
 
 
 async def test_a_batch_with_a_wrong_number_of_results_is_an_error_not_a_mix_up():
-    coalescer = Coalescer(lambda items: items[:-1])
+    coalescer = Coalescer(lambda items: [])
     results = await asyncio.gather(coalescer.submit(1), coalescer.submit(2), return_exceptions=True)
     assert all(isinstance(result, RuntimeError) for result in results)
 
