@@ -519,11 +519,9 @@ def _completion_statement(
     """WITH done AS (the guarded UPDATE … RETURNING) INSERT the notification FROM done JOIN
     tenants; built once per shape, everything else is a parameter."""
     now = sa.bindparam("now", type_=_T.c.completed_at.type)
-    values: dict[str, Any] = dict(
+    values = _completion_values(
+        now,
         outcome=sa.bindparam("outcome", type_=_T.c.outcome.type),
-        completed_at=now,
-        updated_at=now,
-        next_send_at=None,
         summary_counts=sa.bindparam("summary_counts", type_=_T.c.summary_counts.type),
         failures=sa.bindparam("failures", type_=_T.c.failures.type),
     )
@@ -537,6 +535,12 @@ def _completion_statement(
     )
     text = {key: sa.bindparam(f"note_{key}", type_=sa.String) for key in _NOTE_TEXTS}
     return DirectStatement(sa.select(done.c.id).add_cte(_insert_note_of(done, text, now)))
+
+
+def _completion_values(now: Any, **columns: Any) -> dict[str, Any]:
+    """What the one-statement completions write: `columns` (outcome, counts, failures, as
+    parameters or as another relation's columns), the completion time, nothing left to send."""
+    return dict(columns, completed_at=now, updated_at=now, next_send_at=None)
 
 
 def _insert_note_of(done: Any, text: Mapping[str, Any], now: Any) -> Any:
@@ -649,11 +653,9 @@ def _batch_completion_statement() -> DirectStatement:
         .render_derived(name="finished", with_types=True)
     )
     now = sa.bindparam("now", type_=_T.c.completed_at.type)
-    values: dict[str, Any] = dict(
+    values = _completion_values(
+        now,
         outcome=finished.c.outcome,
-        completed_at=now,
-        updated_at=now,
-        next_send_at=None,
         summary_counts=finished.c.summary_counts,
         failures=finished.c.failures,
     )
