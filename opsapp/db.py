@@ -62,6 +62,18 @@ def _configure_postgres_liveness(engine: Engine) -> None:
             raise exc.DisconnectionError(str(error)) from error
 
 
+def _configure_postgres_utc(engine: Engine) -> None:
+    """Every session runs in UTC, whatever the server's default time zone: opsapp stores and
+    shows UTC, so day boundaries in SQL are UTC days, and psycopg reads timestamptz values
+    with `datetime.UTC` itself (for any other session time zone it attaches a ZoneInfo that
+    UTCDateTime has to convert, value by value, on every row read). Set as a startup option
+    of the connection (no round trip), added to any options the URL carries."""
+
+    @event.listens_for(engine, "do_connect")
+    def _utc_session(_dialect, _record, _cargs, cparams) -> None:
+        cparams["options"] = f"{cparams.get('options', '')} -c TimeZone=UTC".strip()
+
+
 def get_engine(url: str | None = None) -> Engine:
     """Return the (cached) engine for `url`, defaulting to the configured DATABASE_URL.
 
@@ -80,6 +92,7 @@ def _engine_for(url: str) -> Engine:
         # meets one idle long enough to need a ping.
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_use_lifo=True)
         _configure_postgres_liveness(engine)
+        _configure_postgres_utc(engine)
     return engine
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -113,6 +114,12 @@ class OperationRun(SQLModel, table=True):
     # completed, and for a held run that was not dispatched yet.
     next_send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
+
+# A run as read models hand it out (the Monitoring list, `opsapp ops list`): its columns as an
+# immutable row, with OperationRun's attribute names and Python types. Never an ORM entity:
+# nothing changes a run through a listing (the lifecycle does), and a tuple costs a tenth of
+# building a detached entity — that was a third of a 50-run page's time.
+RunRow = namedtuple("RunRow", [column.key for column in OperationRun.__table__.c])  # type: ignore[misc]
 
 _RUN_MAPPER = sa.inspect(OperationRun)
 _RUN_MANAGER = _RUN_MAPPER.class_manager

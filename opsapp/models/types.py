@@ -26,9 +26,23 @@ class UTCDateTime(sa.TypeDecorator):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
+
+    def result_processor(self, dialect, coltype):
+        """`as_utc` itself where the driver reads datetimes on its own (psycopg): one call per
+        value instead of TypeDecorator's wrapper around process_result_value. SQLite's
+        text-to-datetime step stays in front of it (TypeDecorator's own composition)."""
+        if self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype) is None:
+            return as_utc
+        return super().result_processor(dialect, coltype)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """`value` with tzinfo `datetime.UTC`: an aware value converted, a naive one (SQLite keeps
+    no zone) taken as UTC. Already UTC (psycopg in a UTC session): returned as it is."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utcnow() -> datetime:

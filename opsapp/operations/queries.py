@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from opsapp.db_direct import CompiledSQL, fetch_on
 from opsapp.models import OperationRun
-from opsapp.models.operations import detached_run
+from opsapp.models.operations import RunRow
 from opsapp.models.types import utcnow
 from opsapp.operations.catalog import OPERATION_TYPES
 from opsapp.operations.lifecycle import status_in
@@ -109,15 +109,13 @@ def _runs_query(tenant_id: int, f: RunFilters, now: datetime | None):
 
 
 _T = OperationRun.__table__
-_KEYS = tuple(c.key for c in _T.c)  # the mapped attribute names (SQLModel: the column names)
-_ID = _KEYS.index("id")
 
 
 @lru_cache(maxsize=64)
 def _list_statement(since: bool, run_type: bool, state: str | None, initiator: bool) -> sa.Select:
-    """_runs_query's SELECT as a Core statement over the table's columns, one per filter shape,
-    with bound parameters for the values (compiled once per dialect by _listing)."""
-    sa.orm.configure_mappers()  # the ORM query would have; detached_run needs the attributes
+    """_runs_query's SELECT as a Core statement over the table's columns (RunRow's fields, in
+    order), one per filter shape, with bound parameters for the values (compiled once per
+    dialect by _listing)."""
     query = sa.select(*_T.c).where(_T.c.tenant_id == sa.bindparam("tenant_id"))
     if since:
         query = query.where(_T.c.created_at >= sa.bindparam("since", type_=_T.c.created_at.type))
@@ -156,10 +154,9 @@ def _fetch_runs(
     limit: int,
     offset: int,
     now: datetime | None,
-) -> list[OperationRun]:
+) -> list[RunRow]:
     """The filtered runs in [offset, offset + limit), newest first, in the session's
-    transaction (pending changes flushed first, as an ORM query autoflushes); the runs come back
-    detached from the session (read-only use: serialize, print)."""
+    transaction (pending changes flushed first, as an ORM query autoflushes)."""
     params: dict[str, Any] = {"tenant_id": tenant_id, "limit": limit, "offset": offset}
     if f.since is not None:
         params["since"] = (now or utcnow()) - f.since
@@ -171,8 +168,7 @@ def _fetch_runs(
         session.flush()
     conn = session.connection(bind_arguments={"mapper": OperationRun})
     listing = _listing(conn.dialect, f.since is not None, bool(f.type), f.state, bool(f.initiator))
-    rows = fetch_on(conn, listing, params)
-    return [detached_run(zip(_KEYS, row, strict=True), row[_ID]) for row in rows]
+    return list(map(RunRow._make, fetch_on(conn, listing, params)))
 
 
 def list_runs(
@@ -181,10 +177,10 @@ def list_runs(
     tenant_id: int,
     filters: RunFilters = RunFilters(),
     now: datetime | None = None,
-) -> list[OperationRun]:
+) -> list[RunRow]:
     """A window (limit / offset) of the filtered runs, newest first (the CLI's listing): the
-    same rows, in the same order, with the same values and types as `_runs_query` through the
-    ORM."""
+    runs `_runs_query` loads through the ORM, in the same order, as RunRows holding the same
+    values with the same types."""
     f = filters.validated()
     return _fetch_runs(session, tenant_id, f, limit=f.limit, offset=f.offset, now=now)
 

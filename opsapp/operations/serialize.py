@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from opsapp.models import OperationRun
+from opsapp.models.operations import RunRow
 from opsapp.models.types import iso
 from opsapp.operations.catalog import COUNT_KEYS, OPERATION_TYPES, label_for
 from opsapp.operations.links import absolute, related_links, view_run_path
@@ -42,7 +43,7 @@ def counts_list(run_type: str, counts: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": k, "label": k.capitalize(), "value": counts[k]} for k in order if k in counts]
 
 
-def run_to_dict(run: OperationRun, *, tenant_slug: str) -> dict[str, Any]:
+def run_to_dict(run: OperationRun | RunRow, *, tenant_slug: str) -> dict[str, Any]:
     duration = None
     if run.started_at:
         end = run.completed_at or run.updated_at

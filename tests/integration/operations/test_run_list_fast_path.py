@@ -1,16 +1,16 @@
 """list_runs and list_runs_page read on the session's DBAPI connection, with SQLAlchemy's
-compiled SQL and type processors: every attribute equals what the ORM loads (value and type:
-enums, UTC datetimes, JSON), on both dialects; the page equals paginate's; observers (event
-listeners) see the same SQL; a lost connection fails as SQLAlchemy fails."""
+compiled SQL and type processors: every field of a RunRow equals the attribute the ORM loads
+(value and type: enums, UTC datetimes, JSON), on both dialects; the page equals paginate's;
+observers (event listeners) see the same SQL; a lost connection fails as SQLAlchemy fails."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import instance_state
 
 from opsapp.db import session_scope
 from opsapp.models import OperationRun
+from opsapp.models.operations import RunRow
 from opsapp.operations.queries import RunFilters, _listing, _runs_query, list_runs, list_runs_page
 from opsapp.operations.serialize import run_to_dict
 from opsapp.operations.status import RunOutcome, RunStatus
@@ -79,37 +79,37 @@ def test_every_attribute_is_what_the_orm_loads(seeded, filters):
     with session_scope(engine) as s:
         query = _runs_query(tenant.id, filters, NOW).limit(filters.limit)
         loaded = s.exec(query).all()
-        expected = [(_attributes(r), instance_state(r).key) for r in loaded]
+        expected = [_attributes(r) for r in loaded]
     with session_scope(engine) as s:
-        got = [
-            (_attributes(r), instance_state(r).key) for r in list_runs(s, **_args(tenant, filters))
-        ]
+        listed = list_runs(s, **_args(tenant, filters))
+    assert all(type(r) is RunRow for r in listed)
+    got = [_attributes(r) for r in listed]
     assert got == expected and got
-    for (row, key), (want, _) in zip(got, expected, strict=True):
+    for row, want in zip(got, expected, strict=True):
         for name, value in row.items():
             assert type(value) is type(want[name]), (name, value, want[name])
             if isinstance(value, datetime):
                 assert value.tzinfo is UTC, name
         assert type(row["status"]) is RunStatus and type(row["outcome"]) is RunOutcome
-        assert key[0] is OperationRun
-    assert any(None not in row.values() for row, _ in got)  # some run had every column set
+    assert any(None not in row.values() for row in got)  # some run had every column set
+
+
+def test_a_row_has_every_column_and_nothing_else():
+    assert RunRow._fields == _COLUMNS == tuple(c.key for c in OperationRun.__table__.c)
 
 
 def _args(tenant, filters):
     return {"tenant_id": tenant.id, "filters": filters, "now": NOW}
 
 
-def test_runs_come_back_detached_and_reattach_without_an_insert(seeded):
+def test_a_listed_run_is_read_only_and_the_session_holds_nothing(seeded):
+    """A listing never hands out something that could write a run behind the lifecycle's back."""
     engine, tenant = seeded
     with session_scope(engine) as s:
         (run,) = list_runs(s, **_args(tenant, RunFilters(since=None, limit=1)))
-        assert instance_state(run).detached and run not in s
-        s.add(run)  # persistent again: an UPDATE if changed, never an INSERT
-        assert instance_state(run).persistent
-        run.attempts = 99
-    with session_scope(engine) as s:
-        assert s.get(OperationRun, run.id).attempts == 99
-        assert s.scalar(sa.select(sa.func.count()).select_from(OperationRun)) == 12
+        with pytest.raises(AttributeError):
+            run.attempts = 99
+        assert not list(s.identity_map.values()) and not s.new and not s.dirty
 
 
 @pytest.mark.parametrize(
