@@ -141,9 +141,22 @@ def _listing(
     """_list_statement compiled once per dialect and run on the session's DBAPI cursor
     (opsapp.db_direct): Connection.execute re-derived per call what never changes here,
     adding about half the driver's own time for a page of 50. Parameters and columns still go
-    through their types' processors (UTC datetimes, enums, JSON on SQLite)."""
+    through their types' processors (UTC datetimes, enums, JSON on SQLite).
+
+    With two or more of type, state and initiator, the statement is planned on every
+    execution, never prepared: which index is best depends on the values — on a 200,000-run
+    tenant "policy.sync + cancelled" wants the outcome index (1 % of runs) and "policy.sync +
+    succeeded" the type index, where one generic plan took the type index for both and read
+    5,000 rows for 50 (10 ms). With one filter, one index serves it whatever the values, and
+    the prepared statement saves the planning (about a tenth of a page's time)."""
     statement = _list_statement(since, run_type, state, initiator)
-    return CompiledSQL(statement, dialect, process_results=True)
+    choices = run_type + bool(state) + initiator
+    return CompiledSQL(statement, dialect, process_results=True, plan_each_time=choices >= 2)
+
+
+def listing_for(dialect: sa.Dialect, f: RunFilters) -> CompiledSQL:
+    """The compiled statement (and driver options) that lists runs filtered as `f`."""
+    return _listing(dialect, f.since is not None, bool(f.type), f.state, bool(f.initiator))
 
 
 def _fetch_runs(
@@ -167,7 +180,7 @@ def _fetch_runs(
     if session.autoflush:
         session.flush()
     conn = session.connection(bind_arguments={"mapper": OperationRun})
-    listing = _listing(conn.dialect, f.since is not None, bool(f.type), f.state, bool(f.initiator))
+    listing = listing_for(conn.dialect, f)
     return list(map(RunRow._make, fetch_on(conn, listing, params)))
 
 

@@ -188,3 +188,30 @@ def test_a_lost_connection_raises_sqlalchemys_error_and_is_invalidated(pg_engine
         assert lost.value.connection_invalidated
         s.rollback()
         assert list_runs(s, tenant_id=tenant.id) == []  # a fresh connection, a fresh cursor
+
+
+@pytest.mark.parametrize(
+    ("filters", "prepared"),
+    [
+        (RunFilters(type="policy.sync"), True),  # one index serves it: a prepared statement
+        (RunFilters(state="failed", since=None), True),
+        (RunFilters(type="policy.sync", state="cancelled", since=None), False),
+        (RunFilters(state="failed", initiator="Ada Ünicode"), False),
+    ],
+    ids=repr,
+)
+def test_shapes_with_several_filters_are_planned_on_every_execution(pg_engine, filters, prepared):
+    """psycopg prepares a statement on its fifth execution; a listing whose best index depends
+    on the values (two filters or more) is never prepared, so it always gets a plan made for
+    its own values instead of one generic plan."""
+    tenant = make_tenant(pg_engine)
+    fresh = sa.create_engine(pg_engine.url, poolclass=sa.pool.NullPool)  # nothing prepared yet
+    query = "SELECT statement FROM pg_prepared_statements WHERE statement ~ '^SELECT operation_runs[.]id'"
+    try:
+        with session_scope(fresh) as s:
+            for _ in range(8):
+                list_runs(s, tenant_id=tenant.id, filters=filters)
+            statements = s.connection().exec_driver_sql(query).scalars().all()
+    finally:
+        fresh.dispose()
+    assert len(statements) == (1 if prepared else 0), statements
