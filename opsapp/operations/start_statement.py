@@ -19,7 +19,7 @@ between racing starts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from opsapp.db_direct import DirectStatement
 from opsapp.models import Membership, Notification, OperationRun, Role, Tenant, User
 from opsapp.models.operations import ACTIVE_PREDICATE, detached_run
+from opsapp.models.types import as_utc
 from opsapp.operations import outbox
 from opsapp.operations.access import Capability, can
 from opsapp.operations.catalog import OperationType
@@ -223,5 +224,5 @@ def _run_from(fields: dict[str, Any]) -> OperationRun:
     fields["status"], fields["outcome"] = RunStatus(fields["status"]), RunOutcome(fields["outcome"])
     for key, value in fields.items():
         if isinstance(value, datetime):
-            fields[key] = value.astimezone(UTC)
+            fields[key] = as_utc(value)  # opsapp's sessions read UTC already: usually a no-op
     return detached_run(fields, fields["id"])
