@@ -71,7 +71,14 @@ def _configure_postgres_utc(engine: Engine) -> None:
 
     @event.listens_for(engine, "do_connect")
     def _utc_session(_dialect, _record, _cargs, cparams) -> None:
-        cparams["options"] = f"{cparams.get('options', '')} -c TimeZone=UTC".strip()
+        utc_session_options(cparams)
+
+
+def utc_session_options(cparams: dict) -> dict:
+    """`cparams` (psycopg connect keywords) with the session time zone set to UTC after any
+    options they carry (the last -c wins)."""
+    cparams["options"] = f"{cparams.get('options', '')} -c TimeZone=UTC".strip()
+    return cparams
 
 
 def get_engine(url: str | None = None) -> Engine:

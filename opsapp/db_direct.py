@@ -26,6 +26,7 @@ loudly if an upgrade changes them.
 
 from __future__ import annotations
 
+import asyncio
 from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -35,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from opsapp.db import single_statement
+from opsapp.db_async import kept_connections
 
 
 class CompiledSQL:
@@ -121,6 +123,25 @@ class DirectStatement:
         with single_statement(engine) as conn:
             result = conn.execute(self.statement, params)
             return result.all() if result.returns_rows else []
+
+    async def rows_async(self, engine: Engine, params: Mapping[str, Any]) -> list[Any]:
+        """`rows`, awaited on the caller's event loop: on one of the engine's kept async
+        connections (opsapp.db_async: no thread hop, no pool checkout), or in a thread where
+        that path does not apply (SQLite, someone watching, every kept connection busy)."""
+        if engine.dialect.name == "postgresql" and not observed(engine):
+            if self._compiled is None:
+                self._compiled = CompiledSQL(self.statement, engine.dialect)
+            sql, values = self._compiled.sql, self._compiled.parameters(params)
+            dialect = engine.dialect
+
+            def translate(exc: Exception, conn: Any) -> Exception:  # the keeper closes conn
+                return _as_sqlalchemy_error(exc, sql, values, dialect, conn, _nothing)
+
+            result = await kept_connections(engine).rows(sql, values, translate)
+            if result is not None:
+                names, rows = result
+                return _named(tuple(names), rows) if names else []
+        return await asyncio.to_thread(self.rows, engine, params)
 
 
 def _execute_autocommit(engine: Engine, sql: str, values: Any) -> list[Any]:
@@ -215,6 +236,10 @@ def observed(target: Engine | Connection) -> bool:
     return any(getattr(target.dispatch, name) for name in _EXECUTION_EVENTS) or any(
         getattr(dialect.dispatch, name) for name in _DIALECT_EVENTS
     )
+
+
+def _nothing(_exc: BaseException) -> None:
+    """No pool entry to invalidate (the kept async path closes the connection itself)."""
 
 
 def _as_sqlalchemy_error(

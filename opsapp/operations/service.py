@@ -211,15 +211,15 @@ async def start_operation(
 ) -> StartResult:
     """A user starts an operation: authorize, ensure the run, commit, dispatch, notify. Raises
     NotFound / Forbidden / InvalidInputs / UnknownOperationType / OperationUnavailable before
-    anything is created, DispatchFailed after. Database work runs in threads: a locked SQLite
-    file or a slow database never stalls the caller's event loop (the Reflex backend's)."""
+    anything is created, DispatchFailed after. Database work never stalls the caller's event
+    loop (the Reflex backend's): the one-statement start awaits an async connection, the rest
+    runs in threads (a locked SQLite file, a slow database)."""
     engine = engine or get_engine()
     op = get_type(run_type)
     normalised = op.identity.normalise(inputs)
     if notifier is None and start_statement.usable(engine, op, user_id):
         _require_task(dispatcher, op)
-        quick = await asyncio.to_thread(
-            start_statement.quick_start,
+        quick = await start_statement.quick_start(
             engine,
             op,
             tenant_id=tenant_id,

@@ -186,7 +186,7 @@ def _roles_with(capability: Capability) -> tuple[str, ...]:
     return tuple(sorted(r.value for r in Role if can(r, capability)))
 
 
-def quick_start(
+async def quick_start(
     engine: Engine,
     op: OperationType,
     *,
@@ -196,7 +196,8 @@ def quick_start(
     context: dict[str, Any] | None,
     now: datetime,
 ) -> QuickStart | None:
-    """Start (or find) the run in one statement; None: take the general path."""
+    """Start (or find) the run in one statement, awaited on the caller's event loop (see
+    DirectStatement.rows_async); None: take the general path."""
     roles = _roles_with(op.capability)
     lost_after, queued_timeout = thresholds()
     params = {
@@ -211,7 +212,7 @@ def quick_start(
         "lost_after": lost_after,
         "queued_timeout": queued_timeout,
     }
-    rows = _statement(op.key, roles, op.held).rows(engine, params)
+    rows = await _statement(op.key, roles, op.held).rows_async(engine, params)
     if not rows:
         return None
     fields = rows[0]._asdict()
