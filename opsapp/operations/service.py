@@ -318,7 +318,9 @@ async def _dispatch_new(
     """dispatch (→ notify, with a custom notifier) for a run just created. `notifier` None:
     the "queued" notification was written with the run, so a failed dispatch takes it back."""
     try:
-        await asyncio.wait_for(dispatcher.dispatch(run), get_settings().dispatch_timeout_seconds)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for runs the call as a task of its own.
+        async with asyncio.timeout(get_settings().dispatch_timeout_seconds):
+            await dispatcher.dispatch(run)
     except Exception as exc:  # the broker is down, stalled or refused: never leave a queued orphan
         failed_here, current = await asyncio.to_thread(
             _fail_dispatch, engine, run, exc, notified=notifier is None

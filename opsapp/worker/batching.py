@@ -10,7 +10,8 @@ one statement carries many runs. The same pattern as the runner's XACK batching.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -18,15 +19,21 @@ Result = TypeVar("Result")
 
 
 class Coalescer(Generic[Item, Result]):
-    """`await submit(item)` returns `run_batch(items)[i]` for its item; `run_batch` is a
-    blocking function (it runs in a thread) that returns one result per item, in order.
+    """`await submit(item)` returns `run_batch(items)[i]` for its item; `run_batch` returns
+    one result per item, in order: a coroutine function (awaited on the loop) or a blocking
+    function (it runs in a thread).
 
     A batch that raises is tried again item by item, so one bad item (or a hiccup) never fails
     the others: an exception reaches only the callers whose own item raised it (each decides
     whether to try again; a retried item simply joins a later batch)."""
 
-    def __init__(self, run_batch: Callable[[list[Item]], Sequence[Result]]) -> None:
+    def __init__(
+        self,
+        run_batch: Callable[[list[Item]], Sequence[Result]]
+        | Callable[[list[Item]], Awaitable[Sequence[Result]]],
+    ) -> None:
         self._run_batch = run_batch
+        self._awaited = inspect.iscoroutinefunction(run_batch)
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._sender: asyncio.Task[None] | None = None
 
@@ -54,7 +61,11 @@ class Coalescer(Generic[Item, Result]):
 
     async def _settle(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:
-            results = await asyncio.to_thread(self._run_batch, [item for item, _ in batch])
+            items = [item for item, _ in batch]
+            if self._awaited:
+                results = await self._run_batch(items)  # type: ignore[misc]
+            else:
+                results = await asyncio.to_thread(self._run_batch, items)
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
         except Exception as exc:

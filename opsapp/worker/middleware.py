@@ -239,9 +239,9 @@ class RunTrackingMiddleware(TaskiqMiddleware):
             _log_error(f"could not complete operation message {message.task_id}", exc)
 
     # -- claim ------------------------------------------------------------------------------
-    def _claim_batch(self, requests: list[tuple[int, str]]) -> list[tuple[Claim, Any]]:
+    async def _claim_batch(self, requests: list[tuple[int, str]]) -> list[tuple[Claim, Any]]:
         lost_after = self._lost_after_seconds or get_settings().lost_after_seconds
-        return lifecycle.claim_many(
+        return await lifecycle.claim_many_async(
             requests, lost_after=timedelta(seconds=lost_after), engine=self.engine
         )
 

@@ -2,8 +2,10 @@
 worker uses when it reads or finishes several runs together: on PostgreSQL one statement for
 the whole batch, and on both dialects exactly the answers and writes of one run at a time."""
 
+import asyncio
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -19,6 +21,16 @@ from tests.integration.operations.test_start_statement import _Statements
 TYPE = "directory_groups.sync"
 LOST = timedelta(minutes=5)
 _T = OperationRun.__table__
+
+
+def _claim_awaited(requests, **kwargs):
+    return asyncio.run(lifecycle.claim_many_async(requests, **kwargs))
+
+
+# The worker awaits claims (claim_many_async); claim_many is their thread-side twin.
+CLAIMERS = pytest.mark.parametrize(
+    "claim_many", [lifecycle.claim_many, _claim_awaited], ids=["claim_many", "claim_many_async"]
+)
 
 
 def _runs(engine, n, tenant_name="Contoso"):
@@ -47,15 +59,19 @@ def _types(engine, ids):
     return dict(rows)
 
 
-def test_claim_many_claims_every_queued_run_in_one_statement_on_postgres(pg_engine):
-    _tenant, _user, ids = _runs(pg_engine, 3)
+@CLAIMERS
+@pytest.mark.parametrize("runs", [1, 3])
+def test_claim_many_claims_every_queued_run_in_one_statement_on_postgres(
+    pg_engine, claim_many, runs
+):
+    _tenant, _user, ids = _runs(pg_engine, runs)
     types = _types(pg_engine, ids)
     with _Statements(pg_engine) as seen:
-        results = lifecycle.claim_many(
+        results = claim_many(
             [(run_id, types[run_id]) for run_id in ids], lost_after=LOST, engine=pg_engine
         )
     assert len(seen.sql) == 1 and seen.sql[0][1]  # one statement, autocommit
-    assert [claim for claim, _ in results] == [Claim.claimed] * 3
+    assert [claim for claim, _ in results] == [Claim.claimed] * runs
     assert [row.id for _, row in results] == ids  # in the order asked
     assert {row.attempts for _, row in results} == {1}
     with Session(pg_engine) as s:
@@ -63,7 +79,8 @@ def test_claim_many_claims_every_queued_run_in_one_statement_on_postgres(pg_engi
         assert {run.status for run in runs} == {RunStatus.running}
 
 
-def test_claim_many_says_what_claiming_one_by_one_says(engine):
+@CLAIMERS
+def test_claim_many_says_what_claiming_one_by_one_says(engine, claim_many):
     """Missing, completed, wrong-type, already-running and a second message for the same run:
     each request gets the answer claim_with_run gives it, on both dialects."""
     _tenant, _user, (queued, completed, running) = _runs(engine, 3)
@@ -78,7 +95,7 @@ def test_claim_many_says_what_claiming_one_by_one_says(engine):
         (10_000_000, TYPE),
         (running, "restore.execute"),
     ]
-    results = lifecycle.claim_many(requests, lost_after=LOST, engine=engine)
+    results = claim_many(requests, lost_after=LOST, engine=engine)
     assert [claim for claim, _ in results] == [
         Claim.claimed,
         Claim.running_elsewhere,
@@ -90,12 +107,13 @@ def test_claim_many_says_what_claiming_one_by_one_says(engine):
     assert results[0][1].attempts == 1 and all(row is None for _, row in results[1:])
 
 
-def test_claim_many_takes_over_a_run_whose_worker_went_silent(engine):
+@CLAIMERS
+def test_claim_many_takes_over_a_run_whose_worker_went_silent(engine, claim_many):
     _tenant, _user, (lost, fresh) = _runs(engine, 2)
     types = _types(engine, [lost, fresh])
     lifecycle.claim_run(lost, lost_after=LOST, engine=engine)
     later = lifecycle.utcnow() + timedelta(minutes=10)
-    results = lifecycle.claim_many(
+    results = claim_many(
         [(lost, types[lost]), (fresh, types[fresh])], lost_after=LOST, engine=engine, now=later
     )
     assert [(claim, row.attempts) for claim, row in results] == [
@@ -210,3 +228,26 @@ def test_claims_of_resumable_types_commit_lazily_and_restores_durably(pg_engine)
     for _ in range(3):
         with pg_engine.connect() as conn:
             assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+@pytest.mark.parametrize("runs", [1, 3])
+def test_an_awaited_claim_uses_a_kept_connection_not_the_pool(pg_engine, runs):
+    """Nothing watching: the claim goes over the engine's kept async connection."""
+    from opsapp.db_async import kept_connections
+
+    _tenant, _user, ids = _runs(pg_engine, runs)
+    types = _types(pg_engine, ids)
+    checkouts = []
+
+    def checkout(*args):
+        checkouts.append(args)
+
+    sa.event.listen(pg_engine.pool, "checkout", checkout)
+    try:
+        results = _claim_awaited(
+            [(run_id, types[run_id]) for run_id in ids], lost_after=LOST, engine=pg_engine
+        )
+    finally:
+        sa.event.remove(pg_engine.pool, "checkout", checkout)
+    assert [claim for claim, _ in results] == [Claim.claimed] * runs
+    assert checkouts == [] and kept_connections(pg_engine)._open >= 1

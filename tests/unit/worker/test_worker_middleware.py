@@ -254,12 +254,12 @@ async def test_a_database_error_before_the_body_never_raises_and_skips_the_body(
             sa.update(_T).where(_T.c.id == run.id).values(status="queued", outcome="pending")
         )
 
-    def broken(*_a, **_k):
+    async def broken(*_a, **_k):
         raise sa.exc.OperationalError(
             "SELECT", {}, Exception("connection to postgresql://u:pw@h failed")
         )
 
-    monkeypatch.setattr("opsapp.operations.lifecycle.claim_many", broken)
+    monkeypatch.setattr("opsapp.operations.lifecycle.claim_many_async", broken)
     caplog.set_level(logging.ERROR, logger="opsapp.worker")
     await _kick(broker, run.id)
 
