@@ -84,3 +84,34 @@ async def test_a_cancelled_caller_does_not_stop_the_others():
     batches.release.set()
     assert await first == 10 and await kept == 30
     assert batches.batches == [[1], [3]]
+
+
+async def test_a_coroutine_batch_function_is_awaited_on_the_loop_and_coalesces_the_same():
+    """The worker's claims: awaited on the event loop's own thread, never in a thread; calls
+    made while one batch is awaited go together in the next; a failing batch is tried item by
+    item as for a blocking function."""
+    batches: list[list[int]] = []
+    threads: set[int] = set()
+    gate = asyncio.Event()
+
+    async def run_batch(items: list[int]) -> list[int]:
+        batches.append(list(items))
+        threads.add(threading.get_ident())
+        await gate.wait()
+        if 3 in items:
+            raise RuntimeError("database refused")
+        return [item * 10 for item in items]
+
+    coalescer = Coalescer(run_batch)
+    first = asyncio.create_task(coalescer.submit(1))
+    while not batches:
+        await asyncio.sleep(0)
+    rest = [asyncio.create_task(coalescer.submit(n)) for n in (2, 3, 4)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await first == 10
+    results = await asyncio.gather(*rest, return_exceptions=True)
+    assert results[0] == 20 and results[2] == 40
+    assert isinstance(results[1], RuntimeError)
+    assert batches == [[1], [2, 3, 4], [2], [3], [4]]
+    assert threads == {threading.get_ident()}
