@@ -37,6 +37,10 @@ from sqlalchemy.engine import Engine
 from opsapp.db import PING_AFTER_IDLE_SECONDS, utc_session_options
 
 MAX_OPEN = 4  # per engine and process: a start holds one for a single round trip
+# Connections a forked child found in its parent's keeper: kept referenced and never closed
+# here, because libpq's goodbye on close (or when psycopg finalizes them) would go out on the
+# socket the parent still uses. opsapp starts its processes with exec; this is for forks.
+_INHERITED: list[psycopg.AsyncConnection] = []
 
 
 class _Kept:
@@ -127,6 +131,9 @@ class KeptConnections:
                 await conn.execute("SELECT 1")
             except psycopg.Error:
                 alive = False
+            except BaseException:  # cancelled mid-ping: its state is unknown
+                await self._discard(kept)
+                raise
         if not alive:
             await self._discard(kept)
         return alive
@@ -139,8 +146,10 @@ class KeptConnections:
     async def _discard(self, kept: _Kept) -> None:
         with self._lock:
             self._open -= 1
-        if kept.pid == os.getpid():  # a forked child must not close its parent's socket
+        if kept.pid == os.getpid():
             await kept.conn.close()
+        else:  # a forked child: closing (or finalizing) it would end the parent's session
+            _INHERITED.append(kept.conn)
 
     def close(self) -> None:
         """Close the idle connections (the engine went away, or the process exits)."""
@@ -150,6 +159,8 @@ class KeptConnections:
         for kept in idle:
             if kept.pid == os.getpid():
                 _finish(kept.conn.close())
+            else:
+                _INHERITED.append(kept.conn)
 
 
 def _finish(coroutine: Coroutine) -> None:

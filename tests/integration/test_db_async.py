@@ -152,3 +152,23 @@ async def test_no_server_is_sqlalchemys_error_and_takes_no_slot():
         assert kept_connections(engine)._open == 0
     finally:
         engine.dispose()
+
+
+async def test_a_connection_from_another_process_is_left_alone(fresh, pg_engine):
+    """What a forked child finds in its parent's keeper: never reused, never closed (libpq's
+    goodbye would end the parent's session on the shared socket)."""
+    from opsapp.db_async import _INHERITED
+
+    parents = await _pid(fresh)
+    kept = kept_connections(fresh)
+    (entry,) = kept._idle
+    entry.pid = -1  # as a forked child sees it
+    assert await _pid(fresh) != parents
+    assert entry.conn in _INHERITED and not entry.conn.closed
+    with pg_engine.connect() as other:
+        alive = other.exec_driver_sql(
+            f"SELECT count(*) FROM pg_stat_activity WHERE pid = {parents}"
+        )
+        assert alive.scalar_one() == 1
+    _INHERITED.remove(entry.conn)
+    await entry.conn.close()
