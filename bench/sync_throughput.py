@@ -158,7 +158,7 @@ async def _floor_reads(graph_url: str, slug: str) -> dict:
 
 def _floor_insert(db_url: str, slug: str) -> dict:
     """The rows the first policy sync stored (policies and their versions), written again by a
-    bare multi-row INSERT per 500 (the sync's json_to_recordset INSERT) into same-shaped scratch
+    bare multi-row INSERT per 500 (the sync's jsonb_to_recordset INSERT) into same-shaped scratch
     tables (same indexes, no lookups, no ON CONFLICT, no version logic). Rows are read back in id order, 500 at a time; only the INSERTs are timed."""
     import sqlalchemy as sa
     from sqlmodel import Session
@@ -202,7 +202,7 @@ def _floor_insert(db_url: str, slug: str) -> dict:
             policies = [{c: r[c] for c in p_cols} for r in rows]
             versions = [{c: r[f"v_{c}"] for c in v_cols} for r in rows]
             started = time.perf_counter()
-            with engine.begin() as write:  # the sync's own multi-row INSERT (json_to_recordset)
+            with engine.begin() as write:  # the sync's own multi-row INSERT (jsonb_to_recordset)
                 bulk_insert(write, floor_p, policies)
                 bulk_insert(write, floor_v, versions)
             db["seconds"] += time.perf_counter() - started
@@ -532,7 +532,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "Floor rows (same bench run, largest tenant): *bare bulk INSERT* = the rows the first "
         "policy sync stored (policy + its current version) read back 500 at a time and written "
-        "by one multi-row INSERT per table per 500 (the sync's `json_to_recordset` INSERT, "
+        "by one multi-row INSERT per table per 500 (the sync's `jsonb_to_recordset` INSERT, "
         "without lookups, ON CONFLICT or the version pointer UPDATE) into same-shaped scratch "
         "tables (same indexes, no foreign keys); objects/s there is over the INSERTs' time only. *Graph reads only* = the "
         "same listing pages and assignments / settings `$batch`es as the sync (same read-ahead "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
@@ -73,7 +74,7 @@ class RawJSON(str):
 
 
 def _pg_json_default(value: Any) -> Any:
-    """What the C encoder cannot encode itself: datetimes, as ISO 8601 (json_to_recordset
+    """What the encoder cannot encode itself: datetimes, as ISO 8601 (jsonb_to_recordset
     reads them back into timestamp columns). Called only for such values, not for every one."""
     if isinstance(value, datetime):
         return _isoformat(value)
@@ -94,13 +95,29 @@ _RAW_SLOT = "\ue000opsapp:raw\ue000"
 _RAW_SLOT_JSON = _PG_JSON.encode(_RAW_SLOT)
 
 
-def _pg_document(rows: list[dict[str, Any]]) -> str:
+def pg_document(rows: list[dict[str, Any]]) -> str:
     """The rows as one JSON array; RawJSON values are spliced in without re-encoding.
 
     Rows share the first row's keys, in its order (they are one INSERT's rows); a column whose
-    first value is RawJSON is RawJSON in every row. The rows are encoded in one C call (a
-    Python call per value or per row would cost more than the encoding itself)."""
+    first value is RawJSON is RawJSON in every row. orjson first (a few times faster than the
+    standard encoder; it writes datetimes as ISO 8601 itself); what it cannot encode (an
+    integer past 64 bits, say) takes the standard encoder, `_pg_document_std`."""
     raw = [n for n, v in rows[0].items() if isinstance(v, RawJSON)]
+    try:
+        return _pg_document_orjson(rows, raw)
+    except TypeError:  # orjson.JSONEncodeError
+        return _pg_document_std(rows, raw)
+
+
+def _pg_document_orjson(rows: list[dict[str, Any]], raw: list[str]) -> str:
+    if raw:  # Fragment: embedded as it is (the text is JSON already; it takes an exact str)
+        rows = [{**row, **{n: orjson.Fragment(str(row[n])) for n in raw}} for row in rows]
+    return orjson.dumps(rows, default=_pg_json_default).decode("utf-8")
+
+
+def _pg_document_std(rows: list[dict[str, Any]], raw: list[str]) -> str:
+    """`pg_document` with the standard encoder, in one C call (a Python call per value or per
+    row would cost more than the encoding itself)."""
     if not raw:
         return _PG_JSON.encode(rows)
     slots = dict.fromkeys(raw, _RAW_SLOT)
@@ -116,7 +133,7 @@ def _pg_document(rows: list[dict[str, Any]]) -> str:
 
 
 def _pg_document_by_row(rows: list[dict[str, Any]], raw: list[str]) -> str:
-    """`_pg_document` one row at a time (a plain value contained the raw slot's marker)."""
+    """`pg_document` one row at a time (a plain value contained the raw slot's marker)."""
     parts = []
     for row in rows:
         plain = _PG_JSON.encode({n: v for n, v in row.items() if n not in raw})
@@ -135,8 +152,8 @@ def bulk_insert(
 ) -> list[sa.Row]:
     """One multi-row INSERT (… ON CONFLICT (conflict) DO NOTHING) RETURNING `returning`.
 
-    PostgreSQL: INSERT … SELECT FROM json_to_recordset(the rows as one JSON document) — one
-    parameter whatever the row count, encoded by the C json encoder and parsed by the server
+    PostgreSQL: INSERT … SELECT FROM jsonb_to_recordset(the rows as one JSON document) — one
+    parameter whatever the row count, encoded in one call (`pg_document`) and parsed by the server
     (psycopg would otherwise re-parse a statement of thousands of placeholders in Python, or
     escape array elements one by one). Elsewhere: SQLAlchemy's multi-row VALUES."""
     if conn.dialect.name != "postgresql":
@@ -146,17 +163,30 @@ def bulk_insert(
             return []
         return conn.execute(statement.returning(*(table.c[c] for c in returning)), rows).all()
     names = list(rows[0])
-    record = ", ".join(f"{n} {table.c[n].type.compile(dialect=conn.dialect)}" for n in names)
     sql = (
         f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
-        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({record})"
+        f"FROM {recordset(conn, table, names, 'rows')}"
     )
     if conflict:
         sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
-    result = conn.execute(sa.text(sql), {"rows": _pg_document(rows)})
+    result = conn.execute(sa.text(sql), {"rows": pg_document(rows)})
     return result.all() if returning else []
+
+
+def recordset(
+    conn: Connection, table: sa.Table, names: Sequence[str], param: str, extra: str = ""
+) -> str:
+    """`jsonb_to_recordset(CAST(:param AS jsonb)) AS r(…)` (PostgreSQL): the rows of a
+    `pg_document` bound to `param`, as columns `names` typed like `table`'s (`extra`: more
+    column definitions, e.g. a key to join on).
+
+    jsonb, not json: the document is parsed once and a jsonb column's value is taken from it as
+    it is; json_to_recordset hands each such value over as text, parsed again (a batch of
+    policy versions: 5 ms instead of 8)."""
+    record = ", ".join(f"{n} {table.c[n].type.compile(dialect=conn.dialect)}" for n in names)
+    return f"jsonb_to_recordset(CAST(:{param} AS jsonb)) AS r({record}{extra})"
 
 
 def content_hash(data: Any) -> str:

@@ -37,7 +37,7 @@ from opsapp.operations.results import RunResult
 from opsapp.policy_types import POLICY_TYPES_BY_KEY
 
 SETTINGS_CATALOG = "settingsCatalogPolicy"
-BATCH = 250  # objects per database batch (a few statements each; progress advances per batch)
+BATCH = 250  # objects per database batch (one statement for new ones; progress advances per batch)
 FETCHES = 4  # Graph $batch round trips in flight at once (the pacer still meters each unit)
 READ_AHEAD = 2  # listing batches buffered ahead of the one being completed
 # A sync that created this many rows refreshes the table's statistics (`refresh_statistics`):

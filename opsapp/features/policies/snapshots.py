@@ -1,10 +1,11 @@
 """Capture policy snapshots and store them as versions: identical content reuses its version.
 
 Writes are set-based: one batch of snapshots (hundreds of policies) costs a handful of
-statements whatever its size: the new policies in one multi-row INSERT … RETURNING, their
-versions in another, and the changed ones through one version lookup and one executemany
-UPDATE. Two syncs racing on the same policies meet on the unique constraints (ON CONFLICT DO
-NOTHING) and the loser adopts the winner's row or version."""
+statements whatever its size: the new policies with their versions in one statement on
+PostgreSQL (`_insert_both`; elsewhere an INSERT … RETURNING, an INSERT and an UPDATE), and
+the changed ones through one version lookup and one executemany UPDATE. Two syncs racing on
+the same policies meet on the unique constraints (ON CONFLICT DO NOTHING) and the loser
+adopts the winner's row or version."""
 
 from __future__ import annotations
 
@@ -19,17 +20,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from opsapp.features.common import display_name, parse_graph_datetime
+from opsapp.features.common import canonical_text, display_name, parse_graph_datetime
 from opsapp.features.reconcile import (
     Known,
     RawJSON,
     Tally,
     any_of,
     bulk_insert,
+    pg_document,
+    recordset,
     select_by_keys,
 )
 from opsapp.models import Policy, PolicyVersion
-from opsapp.operations.identity import canonical_json
 
 POLICIES = Policy.__table__
 VERSIONS = PolicyVersion.__table__
@@ -61,11 +63,12 @@ class Snapshot:
     @cached_property
     def encoded(self) -> tuple[str, str, str]:
         """Canonical JSON of (stored payload, assignments, scope tags), computed once the
-        snapshot is complete: the digest hashes them and PostgreSQL stores them as they are."""
+        snapshot is complete: the digest hashes them and PostgreSQL stores them as they are.
+        (`canonical_text`: the same text as `canonical_json`, faster.)"""
         return (
-            canonical_json(self.stored_payload),
-            canonical_json(self.assignments),
-            canonical_json(self.scope_tags),
+            canonical_text(self.stored_payload),
+            canonical_text(self.assignments),
+            canonical_text(self.scope_tags),
         )
 
     @cached_property
@@ -213,25 +216,6 @@ def _store(
     return stored
 
 
-def _draw_ids(conn: Connection, n: int) -> list[tuple[int, int]]:
-    """n fresh (policy id, version id) pairs from the tables' sequences (PostgreSQL; [] on
-    other dialects). Ids of policies another sync inserted first are simply not used."""
-    if conn.dialect.name != "postgresql" or not n:
-        return []
-    return [
-        (int(p), int(v))
-        for p, v in conn.execute(
-            sa.text(
-                "SELECT nextval(s.p), nextval(s.v) FROM (SELECT "
-                f"pg_get_serial_sequence('{POLICIES.name}', 'id') AS p, "
-                f"pg_get_serial_sequence('{VERSIONS.name}', 'id') AS v) AS s, "
-                "generate_series(1, :n)"
-            ),
-            {"n": n},
-        )
-    ]
-
-
 def _insert_new(
     conn: Connection,
     tenant_id: int,
@@ -241,9 +225,8 @@ def _insert_new(
     run_id: int | None,
     stored: Stored,
 ) -> list[tuple[Snapshot, Known]]:
-    """Insert new policies (one multi-row INSERT … RETURNING) and their first versions (one
-    INSERT), each policy pointing at its version: on PostgreSQL both ids are drawn from the
-    sequences first (one SELECT), elsewhere one UPDATE sets the pointers afterwards. Returns the
+    """Insert new policies and their first versions, each policy pointing at its version
+    (`_insert_both` on PostgreSQL: one statement; `_insert_portable` elsewhere). Returns the
     snapshots another sync inserted meanwhile, as (snapshot, its row), to be handled like
     stored ones."""
     rows = [
@@ -256,22 +239,8 @@ def _insert_new(
         }
         for snap in fresh
     ]
-    drawn = _draw_ids(conn, len(fresh))  # [(policy id, version id)] on PostgreSQL
-    if drawn:
-        version_ids = {}
-        for row, (policy_id, version_id) in zip(rows, drawn, strict=True):
-            row["id"], row["current_version_id"] = policy_id, version_id
-            version_ids[policy_id] = version_id
-    inserted = {
-        gid: rid
-        for rid, gid in bulk_insert(
-            conn,
-            POLICIES,
-            rows,
-            conflict=["tenant_id", "policy_type", "graph_id"],
-            returning=["id", "graph_id"],
-        )
-    }
+    insert = _insert_both if conn.dialect.name == "postgresql" else _insert_portable
+    inserted = insert(conn, rows, fresh, tenant_id, now, run_id)
     raced: list[tuple[Snapshot, Known]] = []
     lost = [snap for snap in fresh if snap.graph_id not in inserted]
     if lost:  # a concurrent sync stored them first: treat them as stored rows
@@ -289,38 +258,98 @@ def _insert_new(
             else:
                 raced.append((snap, existing))
     won = [snap for snap in fresh if snap.graph_id in inserted]
-    if won and drawn:
-        versions = []
-        for snap in won:
-            policy_id = inserted[snap.graph_id]
-            row = _version_row(conn, snap, policy_id, tenant_id, 1, now, run_id)
-            versions.append({"id": version_ids[policy_id], **row})
-        bulk_insert(conn, VERSIONS, versions)
-    elif won:
-        bulk_insert(
-            conn,
-            VERSIONS,
-            [_version_row(conn, s, inserted[s.graph_id], tenant_id, 1, now, run_id) for s in won],
-            returning=["id"],  # with RETURNING, SQLAlchemy sends multi-row VALUES (not per row)
-        )
-        ids = [inserted[s.graph_id] for s in won]
-        current = (
-            sa.select(VERSIONS.c.id)
-            .where(
-                VERSIONS.c.policy_id == POLICIES.c.id,
-                VERSIONS.c.content_hash == POLICIES.c.content_hash,
-            )
-            .scalar_subquery()
-        )
-        conn.execute(
-            sa.update(POLICIES)
-            .where(any_of(conn, POLICIES.c.id, ids))
-            .values(current_version_id=current)
-        )
     if won:
         stored.counts["created"] += len(won)
         stored.row_ids.update((s.graph_id, inserted[s.graph_id]) for s in won)
     return raced
+
+
+_VERSION_COLUMNS = ("tenant_id", "version_number", "content_hash", "payload", "assignments",
+                    "scope_tags", "captured_at", "operation_run_id")  # fmt: skip
+
+
+def _insert_both(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    fresh: list[Snapshot],
+    tenant_id: int,
+    now: datetime,
+    run_id: int | None,
+) -> dict[str, int]:
+    """PostgreSQL: the policies and their versions in one statement (one round trip per
+    batch): the policies' INSERT … ON CONFLICT DO NOTHING draws each one's version id from the
+    versions' sequence (`current_version_id`) and RETURNs it; a second INSERT in the same
+    statement writes the versions of exactly the rows it returned (joined on graph id). A
+    policy another sync inserted first returns nothing, so neither row is written for it; the
+    ids drawn for it stay unused. The foreign key from version to policy is checked at the end
+    of the statement, when the policies are there. Returns graph id -> policy row id."""
+    versions = [
+        {"graph_id": snap.graph_id, **_version_row(conn, snap, 0, tenant_id, 1, now, run_id)}
+        for snap in fresh
+    ]
+    for row in versions:
+        del row["policy_id"]  # the joined policy's id
+    p_names, v_names = list(rows[0]), list(_VERSION_COLUMNS)
+    graph_id = f", graph_id {POLICIES.c.graph_id.type.compile(dialect=conn.dialect)}"
+    sql = (
+        f"WITH p AS (INSERT INTO {POLICIES.name} (current_version_id, {', '.join(p_names)}) "
+        f"SELECT nextval((SELECT pg_get_serial_sequence('{VERSIONS.name}', 'id')::regclass)), "
+        f"{', '.join(p_names)} FROM {recordset(conn, POLICIES, p_names, 'policies')} "
+        "ON CONFLICT (tenant_id, policy_type, graph_id) DO NOTHING "
+        "RETURNING id, graph_id, current_version_id), "
+        f"v AS (INSERT INTO {VERSIONS.name} (id, policy_id, {', '.join(v_names)}) "
+        f"SELECT p.current_version_id, p.id, {', '.join('r.' + n for n in v_names)} "
+        f"FROM p JOIN {recordset(conn, VERSIONS, v_names, 'versions', graph_id)} "
+        "ON r.graph_id = p.graph_id) "
+        "SELECT graph_id, id FROM p"
+    )
+    documents = {"policies": pg_document(rows), "versions": pg_document(versions)}
+    return dict(conn.execute(sa.text(sql), documents).all())
+
+
+def _insert_portable(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    fresh: list[Snapshot],
+    tenant_id: int,
+    now: datetime,
+    run_id: int | None,
+) -> dict[str, int]:
+    """Other dialects: the policies (one multi-row INSERT … RETURNING), then the versions of
+    those inserted (one INSERT), then one UPDATE pointing each policy at its version."""
+    inserted = {
+        gid: rid
+        for rid, gid in bulk_insert(
+            conn,
+            POLICIES,
+            rows,
+            conflict=["tenant_id", "policy_type", "graph_id"],
+            returning=["id", "graph_id"],
+        )
+    }
+    won = [snap for snap in fresh if snap.graph_id in inserted]
+    if not won:
+        return inserted
+    bulk_insert(
+        conn,
+        VERSIONS,
+        [_version_row(conn, s, inserted[s.graph_id], tenant_id, 1, now, run_id) for s in won],
+        returning=["id"],  # with RETURNING, SQLAlchemy sends multi-row VALUES (not per row)
+    )
+    current = (
+        sa.select(VERSIONS.c.id)
+        .where(
+            VERSIONS.c.policy_id == POLICIES.c.id,
+            VERSIONS.c.content_hash == POLICIES.c.content_hash,
+        )
+        .scalar_subquery()
+    )
+    conn.execute(
+        sa.update(POLICIES)
+        .where(any_of(conn, POLICIES.c.id, [inserted[s.graph_id] for s in won]))
+        .values(current_version_id=current)
+    )
+    return inserted
 
 
 def _store_changed(

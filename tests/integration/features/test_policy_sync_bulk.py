@@ -350,3 +350,42 @@ async def test_settings_failures_fail_their_policies_only(engine, graph, demo_ap
     assert {f["item"] for f in again.item_failures} == {
         f"{SETTINGS_CATALOG}/{gid}" for gid in calls[0]
     }
+
+
+async def test_new_policies_and_their_versions_are_one_statement_on_postgresql(engine, graph):
+    """PostgreSQL writes a batch of new policies with their versions in one statement (one
+    round trip per batch); the rows are the same as on SQLite: each policy points at its one
+    version, numbered 1, holding what was read."""
+    import sqlalchemy as sa
+
+    from opsapp.features.policies.service import _complete_all
+    from opsapp.features.policies.snapshots import store_snapshots
+    from opsapp.models.types import utcnow
+
+    tenant = make_tenant(engine)
+    items = [item async for item in graph.list_policies(SETTINGS_CATALOG)][:30]
+    snaps = await _complete_all(graph, SETTINGS_CATALOG, items, [])
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        stored = store_snapshots(
+            engine, tenant_id=tenant.id, snapshots=snaps, known={}, now=utcnow(), run_id=None
+        )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert stored.counts == {"created": 30}
+    if engine.dialect.name == "postgresql":
+        assert len(statements) == 1
+    assert _count(engine, Policy) == _count(engine, PolicyVersion) == 30
+    _assert_consistent(engine)
+    with Session(engine) as s:
+        versions = {v.policy_id: v for v in s.exec(select(PolicyVersion)).all()}
+    for snap in snaps:
+        version = versions[stored.row_ids[snap.graph_id]]
+        assert version.version_number == 1 and version.content_hash == snap.digest
+        assert version.payload == snap.stored_payload
+        assert version.assignments == snap.assignments and version.scope_tags == snap.scope_tags

@@ -21,7 +21,7 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
 def _reference(rows):
-    """The document `_pg_document` must mean: every row encoded on its own, raw values parsed."""
+    """The document `pg_document` must mean: every row encoded on its own, raw values parsed."""
     return [
         {n: json.loads(v) if isinstance(v, RawJSON) else v for n, v in row.items()}
         | {n: v.isoformat() for n, v in row.items() if isinstance(v, datetime)}
@@ -48,19 +48,28 @@ def test_plain_rows_encode_in_one_document():
         {"id": 1, "name": 'Zoë "quoted" \\ ✓', "at": NOW, "gone": None, "n": 1.5},
         {"id": 2, "name": "", "at": datetime(2020, 5, 6, tzinfo=UTC), "gone": NOW, "n": 0},
     ]
-    assert json.loads(reconcile._pg_document(rows)) == _reference(rows)
+    assert json.loads(reconcile.pg_document(rows)) == _reference(rows)
 
 
 def test_raw_values_are_spliced_in_each_rows_place():
     rows = _version_rows(
         [{"displayName": f"p{i}", "nested": {"b": [1, 2], "a": None}} for i in range(5)]
     )
-    document = reconcile._pg_document(rows)
+    document = reconcile.pg_document(rows)
     assert json.loads(document) == _reference(rows)
     assert canonical_json({"b": [1, 2], "a": None}) in document  # spliced, not re-encoded
 
 
-def test_a_value_holding_the_slot_marker_falls_back_to_rows_one_by_one(monkeypatch):
+def test_a_value_holding_the_slot_marker_is_encoded_as_itself():
+    # orjson embeds raw values as they are (no slot markers): a plain value that looks like the
+    # standard encoder's slot is just a string
+    rows = _version_rows([{"displayName": "plain"}, {"displayName": "other"}])
+    rows[1]["content_hash"] = reconcile._RAW_SLOT
+    rows[0]["content_hash"] = "h0"
+    assert json.loads(reconcile.pg_document(rows)) == _reference(rows)
+
+
+def test_the_standard_encoder_falls_back_to_rows_one_by_one_on_a_slot_marker(monkeypatch):
     rows = _version_rows([{"displayName": "plain"}, {"displayName": "other"}])
     rows[1]["content_hash"] = reconcile._RAW_SLOT  # a plain value that looks like a slot
     rows[0]["content_hash"] = "h0"
@@ -69,15 +78,29 @@ def test_a_value_holding_the_slot_marker_falls_back_to_rows_one_by_one(monkeypat
     monkeypatch.setattr(
         reconcile, "_pg_document_by_row", lambda r, raw: by_row.append(1) or real(r, raw)
     )
-    assert json.loads(reconcile._pg_document(rows)) == _reference(rows)
+    document = reconcile._pg_document_std(rows, ["payload", "assignments", "scope_tags"])
+    assert json.loads(document) == _reference(rows)
     assert by_row == [1]
+
+
+def test_what_orjson_cannot_encode_takes_the_standard_encoder(monkeypatch):
+    # an integer past 64 bits: orjson refuses it, the standard encoder writes it exactly
+    rows = _version_rows([{"displayName": "big"}])
+    rows[0]["version_number"] = 2**70
+    used = []
+    real = reconcile._pg_document_std
+    monkeypatch.setattr(
+        reconcile, "_pg_document_std", lambda r, raw: used.append(raw) or real(r, raw)
+    )
+    assert json.loads(reconcile.pg_document(rows)) == _reference(rows)
+    assert used == [["payload", "assignments", "scope_tags"]]
 
 
 def test_a_type_json_cannot_encode_is_refused():
     with pytest.raises(TypeError, match="Decimal"):
         from decimal import Decimal
 
-        reconcile._pg_document([{"id": 1, "amount": Decimal("1.5")}])
+        reconcile.pg_document([{"id": 1, "amount": Decimal("1.5")}])
 
 
 def test_bulk_insert_stores_raw_and_plain_values_as_given(engine):

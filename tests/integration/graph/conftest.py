@@ -18,13 +18,15 @@ from opsapp.graph.demo import (
 from opsapp.graph.http_client import HttpGraphClient
 from opsapp.graph.pacing import SlidingWindowLimiter
 
-PAGE_SIZE = 25  # small pages: every listing crosses several nextLinks
+# Small pages: every listing crosses several nextLinks. The cap too: the client asks Intune
+# for 999 a page ($top), and the server answers at most 25, as Graph may answer fewer than asked.
+PAGE_SIZE = 25
 
 
 @pytest.fixture(scope="session")
 def demo_server() -> Iterator[BackgroundDemoServer]:
     """One uvicorn server for the whole session (starting one costs ~100 ms)."""
-    app = create_demo_app(demo=DemoGraph(page_size=PAGE_SIZE))
+    app = create_demo_app(demo=DemoGraph(page_size=PAGE_SIZE, max_page_size=PAGE_SIZE))
     with BackgroundDemoServer(app=app) as server:
         yield server
 
