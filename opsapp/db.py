@@ -31,6 +31,14 @@ def _configure_sqlite(engine: Engine) -> None:
 PING_AFTER_IDLE_SECONDS = 30.0
 
 
+def socket_readable(fd: int) -> bool:
+    """Whether the socket has something to read (or hung up) right now, without waiting.
+    poll, not select: select refuses descriptors past 1,023, which a busy web process has."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def _configure_postgres_liveness(engine: Engine) -> None:
     """Check a pooled connection before reuse without a round trip per checkout (what
     pool_pre_ping costs: one SELECT 1 each time, a third of a short transaction's round trips).
@@ -50,8 +58,7 @@ def _configure_postgres_liveness(engine: Engine) -> None:
         if since is None:
             return  # a brand-new connection
         try:
-            readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
-            if readable or dbapi_conn.closed:
+            if socket_readable(dbapi_conn.fileno()) or dbapi_conn.closed:
                 raise exc.DisconnectionError("the server closed this pooled connection")
             if time.monotonic() - since > PING_AFTER_IDLE_SECONDS:
                 dbapi_conn.execute("SELECT 1")

@@ -24,7 +24,6 @@ state is unknown.
 from __future__ import annotations
 
 import os
-import select
 import threading
 import time
 import weakref
@@ -34,7 +33,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import Engine
 
-from opsapp.db import PING_AFTER_IDLE_SECONDS, utc_session_options
+from opsapp.db import PING_AFTER_IDLE_SECONDS, socket_readable, utc_session_options
 
 MAX_OPEN = 4  # per engine and process: a start holds one for a single round trip
 # Connections a forked child found in its parent's keeper: kept referenced and never closed
@@ -123,9 +122,8 @@ class KeptConnections:
         """Whether an idle connection can be reused; one that cannot is closed."""
         conn = kept.conn
         alive = kept.pid == os.getpid() and not conn.closed
-        if alive:
-            readable, _, _ = select.select([conn.fileno()], [], [], 0)
-            alive = not readable  # an idle connection has nothing to read unless closed
+        if alive:  # an idle connection has nothing to read unless the server closed it
+            alive = not socket_readable(conn.fileno())
         if alive and time.monotonic() - kept.idle_since > PING_AFTER_IDLE_SECONDS:
             try:
                 await conn.execute("SELECT 1")
