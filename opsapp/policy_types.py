@@ -20,6 +20,12 @@ class PolicyType:
     # PUT: a full replacement of its properties *and* its settings (PATCH cannot change settings
     # and real Graph refuses it there); every other supported type takes PATCH (a merge).
     update_method: str = "PATCH"
+    # Listing page size asked of Intune (`$top`). Graph's own default is small (25 for
+    # configurationPolicies), and each page is a request, a pacing unit and a round trip; the
+    # policy collections take $top=999 in production tools (CIPP, Intune exporters). The service
+    # may still answer smaller pages: nextLinks are followed either way. None: the service's
+    # default (assignment filters and scope tags: no evidence of 999 there, and they are small).
+    page_size: int | None = 999
 
 
 POLICY_TYPES: tuple[PolicyType, ...] = (
@@ -55,9 +61,14 @@ POLICY_TYPES: tuple[PolicyType, ...] = (
         "Assignment filter",
         "deviceManagement/assignmentFilters",
         has_assignments=False,
+        page_size=None,
     ),
     PolicyType(
-        "roleScopeTag", "Scope tag", "deviceManagement/roleScopeTags", has_assignments=False
+        "roleScopeTag",
+        "Scope tag",
+        "deviceManagement/roleScopeTags",
+        has_assignments=False,
+        page_size=None,
     ),
 )
 

@@ -18,23 +18,6 @@ logger = logging.getLogger("opsapp.graph")
 
 GROUP_FIELDS = ("id", "displayName", "description", "groupTypes", "securityEnabled", "mailEnabled")
 SETTINGS_CATALOG_KEY = "settingsCatalogPolicy"
-# Listing page size asked of Intune (`$top`): Graph's own default is small (25 for
-# configurationPolicies), and each page is a request, a pacing unit and a round trip. These
-# collections take $top=999 in production tools (CIPP, IntuneManagement-style exporters); the
-# service may still answer smaller pages, and nextLinks are followed either way. Assignment
-# filters and scope tags are left at the service's default: no evidence of 999 there, and they
-# are small collections.
-LISTING_PAGE_SIZE = 999
-PAGED_WITH_TOP = frozenset(
-    {
-        "deviceConfiguration",
-        "settingsCatalogPolicy",
-        "deviceCompliancePolicy",
-        "groupPolicyConfiguration",
-        "windowsAutopilotDeploymentProfile",
-        "deviceEnrollmentConfiguration",
-    }
-)
 
 
 def policy_type(key: str) -> PolicyType:
@@ -59,12 +42,13 @@ class GraphConveniences:
     async def list_policies(
         self, policy_type_key: str, *, select: Sequence[str] | None = None
     ) -> AsyncIterator[Json]:
-        """Stream every object of a supported policy type (`LISTING_PAGE_SIZE` a page where
-        Intune takes it)."""
+        """Stream every object of a supported policy type (`PolicyType.page_size` a page)."""
         ptype = policy_type(policy_type_key)
-        top = LISTING_PAGE_SIZE if ptype.key in PAGED_WITH_TOP else None
         async for item in self.iter_collection(
-            ptype.graph_path, select=select, api_version=ptype.api_version, page_size=top
+            ptype.graph_path,
+            select=select,
+            api_version=ptype.api_version,
+            page_size=ptype.page_size,
         ):
             yield item
 
