@@ -9,7 +9,8 @@ switch) cost more CPU than the driver's round trip. What matters of SQLAlchemy i
   parameter goes through its column type's own bind processor (UTC datetimes, enums, JSONB);
   with `process_results`, every column goes through its type's result processor too;
 - `DirectStatement`: one statement as its own transaction on a pooled PostgreSQL connection in
-  autocommit (one round trip), rows as named tuples of the driver's values;
+  autocommit (one round trip), rows as named tuples of the driver's values; `rows_async`
+  awaits it on a kept async connection instead (opsapp.db_async: the start and the claims);
 - `fetch_on`: a SELECT inside a caller's transaction, on the DBAPI connection under its
   SQLAlchemy Connection.
 
