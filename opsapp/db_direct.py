@@ -117,23 +117,26 @@ class DirectStatement:
         path (PostgreSQL, nobody watching); SQLAlchemy's own execution — result processing
         included — otherwise."""
         if engine.dialect.name == "postgresql" and not observed(engine):
-            if self._compiled is None:
-                self._compiled = CompiledSQL(self.statement, engine.dialect)
-            compiled = self._compiled
+            compiled = self._compiled_for(engine.dialect)
             return _execute_autocommit(engine, compiled.sql, compiled.parameters(params))
         with single_statement(engine) as conn:
             result = conn.execute(self.statement, params)
             return result.all() if result.returns_rows else []
+
+    def _compiled_for(self, dialect: sa.Dialect) -> CompiledSQL:
+        """Compiled on first use (PostgreSQL: the only dialect the direct paths serve)."""
+        if self._compiled is None:
+            self._compiled = CompiledSQL(self.statement, dialect)
+        return self._compiled
 
     async def rows_async(self, engine: Engine, params: Mapping[str, Any]) -> list[Any]:
         """`rows`, awaited on the caller's event loop: on one of the engine's kept async
         connections (opsapp.db_async: no thread hop, no pool checkout), or in a thread where
         that path does not apply (SQLite, someone watching, every kept connection busy)."""
         if engine.dialect.name == "postgresql" and not observed(engine):
-            if self._compiled is None:
-                self._compiled = CompiledSQL(self.statement, engine.dialect)
-            sql, values = self._compiled.sql, self._compiled.parameters(params)
             dialect = engine.dialect
+            compiled = self._compiled_for(dialect)
+            sql, values = compiled.sql, compiled.parameters(params)
 
             def translate(exc: Exception, conn: Any) -> Exception:  # the keeper closes conn
                 return _as_sqlalchemy_error(exc, sql, values, dialect, conn, _nothing)

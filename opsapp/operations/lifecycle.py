@@ -250,29 +250,17 @@ def claim_many(
     second message for the same run — then takes claim_with_run's own path, which also says
     why."""
     engine, now = engine or get_engine(), now or utcnow()
+
+    def leftover(run_id: int, run_type: str) -> tuple[Claim, Any]:
+        return claim_with_run(
+            run_id, lost_after=lost_after, run_type=run_type, engine=engine, now=now
+        )
+
     if len(requests) < 2 or engine.dialect.name != "postgresql":
-        return [
-            claim_with_run(run_id, lost_after=lost_after, run_type=run_type, engine=engine, now=now)
-            for run_id, run_type in requests
-        ]
-    params = {
-        "run_ids": [run_id for run_id, _ in requests],
-        "run_types": [run_type for _, run_type in requests],
-        "now": now,
-    }
-    statement = _batch_claim_statement(lazy=_lazy_claim(engine, params["run_types"]))
-    claimed = {row.id: row for row in statement.rows(engine, params)}
-    results: list[tuple[Claim, Any]] = []
-    for run_id, run_type in requests:
-        row = claimed.pop(run_id, None)  # pop: a second message for the run is not claimed
-        if row is None:
-            row_claim = claim_with_run(
-                run_id, lost_after=lost_after, run_type=run_type, engine=engine, now=now
-            )
-            results.append(row_claim)
-        else:
-            results.append((Claim.claimed, row))
-    return results
+        return [leftover(run_id, run_type) for run_id, run_type in requests]
+    statement, params = _claiming(engine, requests, now)
+    found = _claimed_in_order(requests, statement.rows(engine, params))
+    return [got or leftover(*request) for got, request in zip(found, requests, strict=True)]
 
 
 async def claim_many_async(
@@ -292,24 +280,12 @@ async def claim_many_async(
         return await asyncio.to_thread(
             claim_many, requests, lost_after=lost_after, engine=engine, now=now
         )
-    lazy = _lazy_claim(engine, [run_type for _, run_type in requests])
-    if len(requests) == 1:
-        run_id, run_type = requests[0]
-        statement = _claim_statements(by_type=bool(run_type), lazy=lazy)[0]
-        params: dict[str, Any] = {"run_id": run_id, "run_type": run_type, "now": now}
-    else:
-        statement = _batch_claim_statement(lazy=lazy)
-        params = {
-            "run_ids": [run_id for run_id, _ in requests],
-            "run_types": [run_type for _, run_type in requests],
-            "now": now,
-        }
-    claimed = {row.id: row for row in await statement.rows_async(engine, params)}
+    statement, params = _claiming(engine, requests, now)
+    found = _claimed_in_order(requests, await statement.rows_async(engine, params))
     results: list[tuple[Claim, Any]] = []
-    for run_id, run_type in requests:
-        row = claimed.pop(run_id, None)  # pop: a second message for the run is not claimed
-        if row is None:
-            row_claim = await asyncio.to_thread(
+    for got, (run_id, run_type) in zip(found, requests, strict=True):
+        if got is None:
+            got = await asyncio.to_thread(
                 claim_with_run,
                 run_id,
                 lost_after=lost_after,
@@ -317,10 +293,38 @@ async def claim_many_async(
                 engine=engine,
                 now=now,
             )
-            results.append(row_claim)
-        else:
-            results.append((Claim.claimed, row))
+        results.append(got)
     return results
+
+
+def _claiming(
+    engine: Engine, requests: list[tuple[int, str]], now: datetime
+) -> tuple[DirectStatement, dict[str, Any]]:
+    """The one statement (and its parameters) claiming every queued run among `requests` on
+    PostgreSQL: one run's own claim, or the batch claim."""
+    lazy = _lazy_claim(engine, [run_type for _, run_type in requests])
+    if len(requests) == 1:
+        run_id, run_type = requests[0]
+        statement = _claim_statements(by_type=bool(run_type), lazy=lazy)[0]
+        return statement, {"run_id": run_id, "run_type": run_type, "now": now}
+    params = {
+        "run_ids": [run_id for run_id, _ in requests],
+        "run_types": [run_type for _, run_type in requests],
+        "now": now,
+    }
+    return _batch_claim_statement(lazy=lazy), params
+
+
+def _claimed_in_order(
+    requests: list[tuple[int, str]], rows: list[Any]
+) -> list[tuple[Claim, Any] | None]:
+    """Per request, (Claim.claimed, its row) when the claiming statement returned its run,
+    else None. A second request for the same run gets None: its run is claimed once."""
+    claimed = {row.id: row for row in rows}
+    return [
+        (Claim.claimed, row) if (row := claimed.pop(run_id, None)) is not None else None
+        for run_id, _ in requests
+    ]
 
 
 def mark_running(
